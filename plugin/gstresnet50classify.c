@@ -1,0 +1,1097 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The resnet50classify element. It maps each frame read-only, hands it to
+ * nn/ as a plain image view (preprocessing into the model's input tensor),
+ * runs the ResNet-50, turns the scores into probabilities and the top-k
+ * classes, and attaches them to the same buffer as a GstClassificationMeta
+ * (optionally also posting them on the bus). The model and labels live from
+ * start() to stop(); the preprocessor is rebuilt in set_caps() only when the
+ * frame geometry or colour matrix changes, so the per-frame path creates
+ * nothing but the meta and the optional message. */
+
+/**
+ * SECTION:element-resnet50classify
+ * @title: resnet50classify
+ *
+ * Classifies every video frame with a ResNet-50 ONNX model run on the CPU
+ * through oneDNN. Frames pass through untouched; each one leaves with a
+ * #GstClassificationMeta holding the top-k class ids, labels and
+ * probabilities, the model's name and the inference time (read it with the
+ * gstreamer-classification-meta-1.0 library). With #post-messages set, the
+ * same results are also posted as one element message per frame, named
+ * `resnet50classify`, with the fields `timestamp`, `duration`,
+ * `running-time`, `class-ids`, `labels`, `scores`, `model` and
+ * `inference-time` (nanoseconds).
+ *
+ * The model must take one 1×3×224×224 float image (a torchvision export or
+ * the ONNX model zoo's resnet50-v1-7.onnx). Frames are colour-converted
+ * (honouring the caps' colorimetry for YUV), resized as #resize-mode says
+ * and normalized as #preset, #mean and #std say.
+ *
+ * Problems that make classification impossible are reported when the
+ * element starts (READY→PAUSED), as an error message and a failed state
+ * change: no #model-location set or the file missing (RESOURCE NOT_FOUND),
+ * an unreadable file (RESOURCE OPEN_READ), a file that is not a usable
+ * ResNet-50 (LIBRARY INIT), a labels file whose line count differs from the
+ * model's class count, or a #mean / #std without exactly three values or with
+ * a std ≤ 0 (LIBRARY SETTINGS). A failure while classifying a frame is a
+ * STREAM FAILED error.
+ *
+ * ## Example launch line
+ * |[
+ * gst-launch-1.0 -m filesrc location=cockatoo.mp4 ! decodebin ! videoconvert ! \
+ *     resnet50classify model-location=resnet50.onnx post-messages=true ! fakesink
+ * ]| Classifies every frame of a clip and prints one `resnet50classify`
+ * message per frame with its top-5 classes.
+ */
+
+#include "gstresnet50classify.h"
+
+#include <math.h>
+#include <string.h>
+
+#include <gst/video/video.h>
+#include <gst/classification/classification-meta.h>
+
+#include "labels.h"
+#include "model.h"
+#include "postprocess.h"
+#include "preprocess.h"
+#include "rn50-error.h"
+
+GST_DEBUG_CATEGORY_STATIC (gst_resnet50_classify_debug);
+#define GST_CAT_DEFAULT gst_resnet50_classify_debug
+
+struct _GstResnet50Classify
+{
+  GstBaseTransform parent;
+
+  /* Properties; read and written under the object lock. */
+  gchar *model_location;
+  gchar *labels_location;
+  guint top_k;
+  gfloat threshold;
+  gboolean post_messages;
+  GstResnet50ClassifyResizeMode resize_mode;
+  GstResnet50ClassifyPreset preset;
+  GArray *mean;                 /* gdouble per tensor plane; empty = preset */
+  GArray *std;                  /* gdouble per tensor plane; empty = preset */
+
+  /* From start() to stop(). Used by the streaming thread only, which never
+   * runs concurrently with start() or stop(). */
+  Rn50Model *model;
+  Rn50Labels *labels;
+  gchar *model_name;
+  guint n_classes;
+  gboolean outputs_probabilities;
+  Rn50PreprocessConfig pre_config;      /* preset + overrides, model input size */
+  gsize tensor_n_floats;        /* C × H × W floats of the model input */
+  gfloat *probs;                /* n_classes probabilities of the current frame */
+  guint *top_ids;               /* n_classes slots for the top-k class ids */
+  const gchar **top_labels;     /* n_classes slots, labels of top_ids */
+  gfloat *top_scores;           /* n_classes slots, probabilities of top_ids */
+
+  /* From set_caps(); streaming thread only. The preprocessor is rebuilt when
+   * the pixel format, the size or the YUV matrix changes. */
+  GstVideoInfo info;
+  Rn50Preprocessor *pre;
+  Rn50PixelFormat pre_format;
+  guint pre_width;
+  guint pre_height;
+  Rn50YuvMatrix pre_yuv;
+
+  /* The input-tensor property: a copy of the most recent model input, so
+   * that reading the property never waits for a whole inference. Guarded by
+   * tensor_lock. Kept across stop() so it can be read after EOS. */
+  GMutex tensor_lock;
+  gfloat *last_tensor;
+  gsize last_tensor_n_floats;   /* 0 before the first frame */
+};
+
+#define DEFAULT_PROP_MODEL_LOCATION NULL
+#define DEFAULT_PROP_LABELS_LOCATION NULL
+#define DEFAULT_PROP_TOP_K 5
+#define MAX_PROP_TOP_K 1000
+#define DEFAULT_PROP_THRESHOLD 0.0f
+#define DEFAULT_PROP_POST_MESSAGES FALSE
+#define DEFAULT_PROP_RESIZE_MODE GST_RESNET50_CLASSIFY_RESIZE_CENTER_CROP
+#define DEFAULT_PROP_PRESET GST_RESNET50_CLASSIFY_PRESET_TORCHVISION
+
+/* One value per tensor plane in the mean and std overrides. */
+#define N_TENSOR_PLANES 3
+
+enum
+{
+  PROP_0,
+  PROP_MODEL_LOCATION,
+  PROP_LABELS_LOCATION,
+  PROP_TOP_K,
+  PROP_THRESHOLD,
+  PROP_POST_MESSAGES,
+  PROP_RESIZE_MODE,
+  PROP_PRESET,
+  PROP_MEAN,
+  PROP_STD,
+  PROP_INPUT_TENSOR,
+};
+
+#define VIDEO_FORMATS \
+  "{ RGB, BGR, RGBx, BGRx, xRGB, xBGR, RGBA, BGRA, ARGB, ABGR, " \
+  "I420, NV12, YUY2, GRAY8 }"
+
+static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
+    GST_PAD_SINK,
+    GST_PAD_ALWAYS,
+    GST_STATIC_CAPS (GST_VIDEO_CAPS_MAKE (VIDEO_FORMATS)));
+
+static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
+    GST_PAD_SRC,
+    GST_PAD_ALWAYS,
+    GST_STATIC_CAPS (GST_VIDEO_CAPS_MAKE (VIDEO_FORMATS)));
+
+#define gst_resnet50_classify_parent_class parent_class
+G_DEFINE_TYPE (GstResnet50Classify, gst_resnet50_classify,
+    GST_TYPE_BASE_TRANSFORM);
+GST_ELEMENT_REGISTER_DEFINE_WITH_CODE (resnet50classify, "resnet50classify",
+    GST_RANK_NONE, GST_TYPE_RESNET50_CLASSIFY,
+    GST_DEBUG_CATEGORY_INIT (gst_resnet50_classify_debug, "resnet50classify",
+        0, "ResNet-50 video classifier"));
+
+GType
+gst_resnet50_classify_resize_mode_get_type (void)
+{
+  static GType type = 0;
+  static const GEnumValue values[] = {
+    {GST_RESNET50_CLASSIFY_RESIZE_CENTER_CROP,
+          "Scale the shorter side to 256, then take the centred 224x224 crop",
+        "center-crop"},
+    {GST_RESNET50_CLASSIFY_RESIZE_STRETCH,
+          "Scale the whole frame to 224x224, ignoring its aspect ratio",
+        "stretch"},
+    {GST_RESNET50_CLASSIFY_RESIZE_LETTERBOX,
+          "Fit the whole frame inside 224x224, padding with the mean colour",
+        "letterbox"},
+    {0, NULL, NULL},
+  };
+
+  if (g_once_init_enter (&type)) {
+    GType t = g_enum_register_static ("GstResnet50ClassifyResizeMode", values);
+    g_once_init_leave (&type, t);
+  }
+  return type;
+}
+
+GType
+gst_resnet50_classify_preset_get_type (void)
+{
+  static GType type = 0;
+  static const GEnumValue values[] = {
+    {GST_RESNET50_CLASSIFY_PRESET_TORCHVISION,
+          "torchvision: RGB, pixel/255, mean 0.485 0.456 0.406, "
+          "std 0.229 0.224 0.225",
+        "torchvision"},
+    {GST_RESNET50_CLASSIFY_PRESET_CAFFE,
+          "caffe: BGR, 0-255, mean 103.939 116.779 123.68, std 1",
+        "caffe"},
+    {0, NULL, NULL},
+  };
+
+  if (g_once_init_enter (&type)) {
+    GType t = g_enum_register_static ("GstResnet50ClassifyPreset", values);
+    g_once_init_leave (&type, t);
+  }
+  return type;
+}
+
+/* Copies a GstValueArray into @array as doubles. Entries that cannot become
+ * a double are stored as NaN, which start() rejects with a message naming the
+ * property, rather than being dropped silently here. */
+static void
+gst_resnet50_classify_set_doubles (GArray * array, const GValue * value)
+{
+  guint i, n;
+
+  g_array_set_size (array, 0);
+  n = gst_value_array_get_size (value);
+  for (i = 0; i < n; i++) {
+    const GValue *v = gst_value_array_get_value (value, i);
+    gdouble d = NAN;
+
+    if (G_VALUE_HOLDS_DOUBLE (v)) {
+      d = g_value_get_double (v);
+    } else if (g_value_type_transformable (G_VALUE_TYPE (v), G_TYPE_DOUBLE)) {
+      GValue dv = G_VALUE_INIT;
+
+      g_value_init (&dv, G_TYPE_DOUBLE);
+      if (g_value_transform (v, &dv))
+        d = g_value_get_double (&dv);
+      g_value_unset (&dv);
+    }
+    g_array_append_val (array, d);
+  }
+}
+
+static void
+gst_resnet50_classify_get_doubles (const GArray * array, GValue * value)
+{
+  guint i;
+
+  for (i = 0; i < array->len; i++) {
+    GValue v = G_VALUE_INIT;
+
+    g_value_init (&v, G_TYPE_DOUBLE);
+    g_value_set_double (&v, g_array_index (array, gdouble, i));
+    gst_value_array_append_and_take_value (value, &v);
+  }
+}
+
+static void
+gst_resnet50_classify_set_property (GObject * object, guint prop_id,
+    const GValue * value, GParamSpec * pspec)
+{
+  GstResnet50Classify *self = GST_RESNET50_CLASSIFY (object);
+
+  GST_OBJECT_LOCK (self);
+  switch (prop_id) {
+    case PROP_MODEL_LOCATION:
+      g_free (self->model_location);
+      self->model_location = g_value_dup_string (value);
+      break;
+    case PROP_LABELS_LOCATION:
+      g_free (self->labels_location);
+      self->labels_location = g_value_dup_string (value);
+      break;
+    case PROP_TOP_K:
+      self->top_k = g_value_get_uint (value);
+      break;
+    case PROP_THRESHOLD:
+      self->threshold = g_value_get_float (value);
+      break;
+    case PROP_POST_MESSAGES:
+      self->post_messages = g_value_get_boolean (value);
+      break;
+    case PROP_RESIZE_MODE:
+      self->resize_mode = g_value_get_enum (value);
+      break;
+    case PROP_PRESET:
+      self->preset = g_value_get_enum (value);
+      break;
+    case PROP_MEAN:
+      gst_resnet50_classify_set_doubles (self->mean, value);
+      break;
+    case PROP_STD:
+      gst_resnet50_classify_set_doubles (self->std, value);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+  GST_OBJECT_UNLOCK (self);
+}
+
+static void
+gst_resnet50_classify_get_property (GObject * object, guint prop_id,
+    GValue * value, GParamSpec * pspec)
+{
+  GstResnet50Classify *self = GST_RESNET50_CLASSIFY (object);
+
+  /* The tensor has its own lock, so it is read outside the object lock. */
+  if (prop_id == PROP_INPUT_TENSOR) {
+    GBytes *bytes = NULL;
+
+    g_mutex_lock (&self->tensor_lock);
+    if (self->last_tensor_n_floats > 0)
+      bytes = g_bytes_new (self->last_tensor,
+          self->last_tensor_n_floats * sizeof (gfloat));
+    g_mutex_unlock (&self->tensor_lock);
+    g_value_take_boxed (value, bytes);
+    return;
+  }
+
+  GST_OBJECT_LOCK (self);
+  switch (prop_id) {
+    case PROP_MODEL_LOCATION:
+      g_value_set_string (value, self->model_location);
+      break;
+    case PROP_LABELS_LOCATION:
+      g_value_set_string (value, self->labels_location);
+      break;
+    case PROP_TOP_K:
+      g_value_set_uint (value, self->top_k);
+      break;
+    case PROP_THRESHOLD:
+      g_value_set_float (value, self->threshold);
+      break;
+    case PROP_POST_MESSAGES:
+      g_value_set_boolean (value, self->post_messages);
+      break;
+    case PROP_RESIZE_MODE:
+      g_value_set_enum (value, self->resize_mode);
+      break;
+    case PROP_PRESET:
+      g_value_set_enum (value, self->preset);
+      break;
+    case PROP_MEAN:
+      gst_resnet50_classify_get_doubles (self->mean, value);
+      break;
+    case PROP_STD:
+      gst_resnet50_classify_get_doubles (self->std, value);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+  GST_OBJECT_UNLOCK (self);
+}
+
+/* Frees everything start() and set_caps() created. Safe to call twice, and
+ * on a half-finished start(). */
+static void
+gst_resnet50_classify_release (GstResnet50Classify * self)
+{
+  g_clear_pointer (&self->pre, rn50_preprocessor_free);
+  g_clear_pointer (&self->model, rn50_model_free);
+  g_clear_pointer (&self->labels, rn50_labels_free);
+  g_clear_pointer (&self->model_name, g_free);
+  g_clear_pointer (&self->probs, g_free);
+  g_clear_pointer (&self->top_ids, g_free);
+  g_clear_pointer (&self->top_labels, g_free);
+  g_clear_pointer (&self->top_scores, g_free);
+  self->n_classes = 0;
+  self->tensor_n_floats = 0;
+}
+
+/* Posts a model loading failure from nn/ as the error a user can act on:
+ * the file (RESOURCE) or its content (LIBRARY INIT). */
+static void
+gst_resnet50_classify_post_model_error (GstResnet50Classify * self,
+    const gchar * path, const GError * error)
+{
+  if (error->domain == RN50_ERROR && error->code == RN50_ERROR_NOT_FOUND) {
+    if (g_file_test (path, G_FILE_TEST_EXISTS)) {
+      GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ,
+          ("Could not read the model file \"%s\".", path),
+          ("%s. Check the file's permissions.", error->message));
+    } else {
+      GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND,
+          ("The model file \"%s\" does not exist.", path),
+          ("%s. Set model-location to a ResNet-50 ONNX file.", error->message));
+    }
+    return;
+  }
+
+  if (error->domain == RN50_ERROR && error->code == RN50_ERROR_SETTINGS) {
+    GST_ELEMENT_ERROR (self, LIBRARY, SETTINGS,
+        ("Could not use the model \"%s\": %s", path, error->message), (NULL));
+    return;
+  }
+
+  /* Parse, unsupported op, shape and engine failures all mean this file
+   * cannot be run as given; nn/'s message names the op, node or shape. */
+  GST_ELEMENT_ERROR (self, LIBRARY, INIT,
+      ("Could not load the model \"%s\": %s", path, error->message),
+      ("The element runs ResNet-50-style ONNX graphs with one 1x3x224x224 "
+          "float input (a torchvision export or the ONNX model zoo's "
+          "resnet50-v1-7.onnx)."));
+}
+
+static void
+gst_resnet50_classify_post_labels_error (GstResnet50Classify * self,
+    const gchar * path, const GError * error)
+{
+  if (error->domain == RN50_ERROR && error->code == RN50_ERROR_NOT_FOUND) {
+    if (g_file_test (path, G_FILE_TEST_EXISTS)) {
+      GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ,
+          ("Could not read the labels file \"%s\".", path),
+          ("%s", error->message));
+    } else {
+      GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND,
+          ("The labels file \"%s\" does not exist.", path),
+          ("%s. Set labels-location to a text file with one label per line, "
+              "or unset it to use the built-in ImageNet names.",
+              error->message));
+    }
+    return;
+  }
+
+  /* The file is there but is not a usable label list: a bad setting. */
+  GST_ELEMENT_ERROR (self, LIBRARY, SETTINGS,
+      ("labels-location: \"%s\" is not a valid labels file: %s", path,
+          error->message), ("Expected UTF-8 text with one label per line."));
+}
+
+/* Checks a mean or std override: empty (the preset's values) or exactly one
+ * finite value per tensor plane, and a std must be > 0 since it divides. */
+static gboolean
+gst_resnet50_classify_check_override (GstResnet50Classify * self,
+    const gchar * property, const GArray * values, gboolean is_std)
+{
+  guint i;
+
+  if (values->len == 0)
+    return TRUE;
+
+  if (values->len != N_TENSOR_PLANES) {
+    GST_ELEMENT_ERROR (self, LIBRARY, SETTINGS,
+        ("Property \"%s\" needs exactly %u values (one per tensor plane), "
+            "got %u.", property, N_TENSOR_PLANES, values->len),
+        ("Set it as %s=\"<a,b,c>\", or leave it empty to use the preset's "
+            "values.", property));
+    return FALSE;
+  }
+
+  for (i = 0; i < values->len; i++) {
+    gdouble v = g_array_index (values, gdouble, i);
+
+    if (!isfinite (v) || (is_std && v <= 0.0)) {
+      GST_ELEMENT_ERROR (self, LIBRARY, SETTINGS,
+          ("Property \"%s\": value %u is %g, but must be %s.", property, i,
+              v, is_std ? "a finite number greater than 0" :
+              "a finite number"), (NULL));
+      return FALSE;
+    }
+  }
+  return TRUE;
+}
+
+static gboolean
+gst_resnet50_classify_start (GstBaseTransform * trans)
+{
+  GstResnet50Classify *self = GST_RESNET50_CLASSIFY (trans);
+  gchar *model_location = NULL;
+  gchar *labels_location = NULL;
+  GArray *mean = NULL;
+  GArray *std = NULL;
+  GstResnet50ClassifyPreset preset;
+  GstResnet50ClassifyResizeMode resize_mode;
+  GError *error = NULL;
+  GstClockTime t_load;
+  guint channels = 0, height = 0, width = 0;
+  guint n_labels, i;
+  gboolean ret = FALSE;
+
+  /* Work on a snapshot: the settings may change while the model loads. */
+  GST_OBJECT_LOCK (self);
+  model_location = g_strdup (self->model_location);
+  labels_location = g_strdup (self->labels_location);
+  mean = g_array_copy (self->mean);
+  std = g_array_copy (self->std);
+  preset = self->preset;
+  resize_mode = self->resize_mode;
+  GST_OBJECT_UNLOCK (self);
+
+  gst_resnet50_classify_release (self);
+
+  /* Cheap checks first, so a typo does not cost a model load. */
+  if (!gst_resnet50_classify_check_override (self, "mean", mean, FALSE) ||
+      !gst_resnet50_classify_check_override (self, "std", std, TRUE))
+    goto done;
+
+  /* Like filesrc without a location: nothing to open is RESOURCE NOT_FOUND. */
+  if (model_location == NULL || model_location[0] == '\0') {
+    GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND,
+        ("No model file set."),
+        ("Set model-location to a ResNet-50 ONNX file."));
+    goto done;
+  }
+
+  t_load = gst_util_get_timestamp ();
+  self->model = rn50_model_new_from_file (model_location, &error);
+  if (self->model == NULL) {
+    gst_resnet50_classify_post_model_error (self, model_location, error);
+    goto done;
+  }
+  GST_INFO_OBJECT (self, "loaded %s in %" GST_TIME_FORMAT, model_location,
+      GST_TIME_ARGS (gst_util_get_timestamp () - t_load));
+
+  self->model_name = g_strdup (rn50_model_get_name (self->model));
+  self->n_classes = rn50_model_get_num_classes (self->model);
+  self->outputs_probabilities = rn50_model_outputs_probabilities (self->model);
+  rn50_model_get_input_size (self->model, &channels, &height, &width);
+  if (channels != N_TENSOR_PLANES || self->n_classes == 0) {
+    GST_ELEMENT_ERROR (self, LIBRARY, INIT,
+        ("Could not load the model \"%s\": it takes %u input channels and "
+            "has %u classes; a colour image classifier is needed.",
+            model_location, channels, self->n_classes), (NULL));
+    goto done;
+  }
+
+  if (labels_location != NULL && labels_location[0] != '\0') {
+    self->labels = rn50_labels_new_from_file (labels_location, &error);
+    if (self->labels == NULL) {
+      gst_resnet50_classify_post_labels_error (self, labels_location, error);
+      goto done;
+    }
+  } else {
+    self->labels = rn50_labels_new_imagenet ();
+  }
+
+  /* A count mismatch would silently name every class after a neighbour
+   * (a 1001-output model with background at 0 and 1000 labels). */
+  n_labels = rn50_labels_get_count (self->labels);
+  if (n_labels != self->n_classes) {
+    if (labels_location != NULL && labels_location[0] != '\0') {
+      GST_ELEMENT_ERROR (self, LIBRARY, SETTINGS,
+          ("The labels file \"%s\" has %u labels but the model \"%s\" has "
+              "%u classes.", labels_location, n_labels, self->model_name,
+              self->n_classes),
+          ("Give labels-location a file with exactly one line per model "
+              "output, in output order."));
+    } else {
+      GST_ELEMENT_ERROR (self, LIBRARY, SETTINGS,
+          ("The built-in ImageNet labels have %u names but the model \"%s\" "
+              "has %u classes.", n_labels, self->model_name, self->n_classes),
+          ("Set labels-location to a file with one label per model output."));
+    }
+    goto done;
+  }
+
+  if (preset == GST_RESNET50_CLASSIFY_PRESET_CAFFE)
+    rn50_preprocess_config_init_caffe (&self->pre_config, width, height);
+  else
+    rn50_preprocess_config_init_torchvision (&self->pre_config, width, height);
+  for (i = 0; i < mean->len; i++)
+    self->pre_config.mean[i] = g_array_index (mean, gdouble, i);
+  for (i = 0; i < std->len; i++)
+    self->pre_config.std[i] = g_array_index (std, gdouble, i);
+  switch (resize_mode) {
+    case GST_RESNET50_CLASSIFY_RESIZE_STRETCH:
+      self->pre_config.resize_mode = RN50_RESIZE_STRETCH;
+      break;
+    case GST_RESNET50_CLASSIFY_RESIZE_LETTERBOX:
+      self->pre_config.resize_mode = RN50_RESIZE_LETTERBOX;
+      break;
+    case GST_RESNET50_CLASSIFY_RESIZE_CENTER_CROP:
+    default:
+      self->pre_config.resize_mode = RN50_RESIZE_CENTER_CROP;
+      break;
+  }
+
+  self->tensor_n_floats = (gsize) (channels * height * width);
+  self->probs = g_new0 (gfloat, self->n_classes);
+  self->top_ids = g_new0 (guint, self->n_classes);
+  self->top_labels = g_new0 (const gchar *, self->n_classes);
+  self->top_scores = g_new0 (gfloat, self->n_classes);
+
+  g_mutex_lock (&self->tensor_lock);
+  g_free (self->last_tensor);
+  self->last_tensor = g_new0 (gfloat, self->tensor_n_floats);
+  self->last_tensor_n_floats = 0;
+  g_mutex_unlock (&self->tensor_lock);
+
+  GST_INFO_OBJECT (self, "model \"%s\": %u classes, input %ux%ux%u%s",
+      self->model_name, self->n_classes, channels, height, width,
+      self->outputs_probabilities ? ", outputs probabilities" : "");
+  ret = TRUE;
+
+done:
+  if (!ret)
+    gst_resnet50_classify_release (self);
+  g_clear_error (&error);
+  g_free (model_location);
+  g_free (labels_location);
+  g_array_unref (mean);
+  g_array_unref (std);
+  return ret;
+}
+
+static gboolean
+gst_resnet50_classify_stop (GstBaseTransform * trans)
+{
+  GstResnet50Classify *self = GST_RESNET50_CLASSIFY (trans);
+
+  gst_resnet50_classify_release (self);
+  return TRUE;
+}
+
+static gboolean
+gst_resnet50_classify_pixel_format (GstVideoFormat format,
+    Rn50PixelFormat * out)
+{
+  switch (format) {
+    case GST_VIDEO_FORMAT_RGB:
+      *out = RN50_PIXEL_FORMAT_RGB;
+      return TRUE;
+    case GST_VIDEO_FORMAT_BGR:
+      *out = RN50_PIXEL_FORMAT_BGR;
+      return TRUE;
+    case GST_VIDEO_FORMAT_RGBx:
+      *out = RN50_PIXEL_FORMAT_RGBX;
+      return TRUE;
+    case GST_VIDEO_FORMAT_BGRx:
+      *out = RN50_PIXEL_FORMAT_BGRX;
+      return TRUE;
+    case GST_VIDEO_FORMAT_xRGB:
+      *out = RN50_PIXEL_FORMAT_XRGB;
+      return TRUE;
+    case GST_VIDEO_FORMAT_xBGR:
+      *out = RN50_PIXEL_FORMAT_XBGR;
+      return TRUE;
+    case GST_VIDEO_FORMAT_RGBA:
+      *out = RN50_PIXEL_FORMAT_RGBA;
+      return TRUE;
+    case GST_VIDEO_FORMAT_BGRA:
+      *out = RN50_PIXEL_FORMAT_BGRA;
+      return TRUE;
+    case GST_VIDEO_FORMAT_ARGB:
+      *out = RN50_PIXEL_FORMAT_ARGB;
+      return TRUE;
+    case GST_VIDEO_FORMAT_ABGR:
+      *out = RN50_PIXEL_FORMAT_ABGR;
+      return TRUE;
+    case GST_VIDEO_FORMAT_I420:
+      *out = RN50_PIXEL_FORMAT_I420;
+      return TRUE;
+    case GST_VIDEO_FORMAT_NV12:
+      *out = RN50_PIXEL_FORMAT_NV12;
+      return TRUE;
+    case GST_VIDEO_FORMAT_YUY2:
+      *out = RN50_PIXEL_FORMAT_YUY2;
+      return TRUE;
+    case GST_VIDEO_FORMAT_GRAY8:
+      *out = RN50_PIXEL_FORMAT_GRAY8;
+      return TRUE;
+    default:
+      return FALSE;
+  }
+}
+
+/* The YUV→RGB matrix the caps declare. Caps without colorimetry get
+ * GstVideoInfo's defaults (BT.601 for SD sizes, BT.709 for HD, limited
+ * range), the same ones videoconvert would use. */
+static void
+gst_resnet50_classify_yuv_matrix (const GstVideoInfo * info,
+    Rn50YuvMatrix * yuv)
+{
+  if (!gst_video_color_matrix_get_Kr_Kb (info->colorimetry.matrix, &yuv->kr,
+          &yuv->kb)) {
+    yuv->kr = 0.299;
+    yuv->kb = 0.114;
+  }
+  yuv->full_range = info->colorimetry.range == GST_VIDEO_COLOR_RANGE_0_255;
+}
+
+static gboolean
+gst_resnet50_classify_set_caps (GstBaseTransform * trans, GstCaps * incaps,
+    GstCaps * outcaps)
+{
+  GstResnet50Classify *self = GST_RESNET50_CLASSIFY (trans);
+  GstVideoInfo info;
+  Rn50PixelFormat format;
+  Rn50YuvMatrix yuv = { 0.0, 0.0, FALSE };
+  gboolean is_yuv;
+  Rn50Preprocessor *pre;
+  GError *error = NULL;
+
+  if (!gst_video_info_from_caps (&info, incaps) ||
+      !gst_resnet50_classify_pixel_format (GST_VIDEO_INFO_FORMAT (&info),
+          &format)) {
+    GST_WARNING_OBJECT (self, "unusable caps %" GST_PTR_FORMAT, incaps);
+    return FALSE;
+  }
+  if (self->model == NULL) {
+    GST_WARNING_OBJECT (self, "caps before start()");
+    return FALSE;
+  }
+
+  is_yuv = GST_VIDEO_INFO_IS_YUV (&info);
+  if (is_yuv)
+    gst_resnet50_classify_yuv_matrix (&info, &yuv);
+
+  /* The preprocessor's filter tables depend only on these; anything else
+   * (framerate, pixel aspect ratio) keeps it. */
+  if (self->pre != NULL && self->pre_format == format &&
+      self->pre_width == (guint) GST_VIDEO_INFO_WIDTH (&info) &&
+      self->pre_height == (guint) GST_VIDEO_INFO_HEIGHT (&info) &&
+      self->pre_yuv.kr == yuv.kr && self->pre_yuv.kb == yuv.kb &&
+      self->pre_yuv.full_range == yuv.full_range) {
+    self->info = info;
+    return TRUE;
+  }
+
+  pre = rn50_preprocessor_new (&self->pre_config, format,
+      GST_VIDEO_INFO_WIDTH (&info), GST_VIDEO_INFO_HEIGHT (&info),
+      is_yuv ? &yuv : NULL, &error);
+  if (pre == NULL) {
+    GST_ELEMENT_ERROR (self, LIBRARY, SETTINGS,
+        ("Cannot preprocess %s frames of %dx%d: %s",
+            GST_VIDEO_INFO_NAME (&info), GST_VIDEO_INFO_WIDTH (&info),
+            GST_VIDEO_INFO_HEIGHT (&info), error->message), (NULL));
+    g_clear_error (&error);
+    return FALSE;
+  }
+
+  GST_DEBUG_OBJECT (self, "preprocessing %s %dx%d (Kr %.4f Kb %.4f %s range)",
+      GST_VIDEO_INFO_NAME (&info), GST_VIDEO_INFO_WIDTH (&info),
+      GST_VIDEO_INFO_HEIGHT (&info), yuv.kr, yuv.kb,
+      yuv.full_range ? "full" : "limited");
+
+  rn50_preprocessor_free (self->pre);
+  self->pre = pre;
+  self->pre_format = format;
+  self->pre_width = GST_VIDEO_INFO_WIDTH (&info);
+  self->pre_height = GST_VIDEO_INFO_HEIGHT (&info);
+  self->pre_yuv = yuv;
+  self->info = info;
+  return TRUE;
+}
+
+/* Posts the results of one frame as an element message, for gst-launch -m
+ * and applications that read the bus instead of the meta. */
+static void
+gst_resnet50_classify_post_results (GstResnet50Classify * self,
+    GstBuffer * buf, guint n_top, GstClockTime inference_time)
+{
+  GstBaseTransform *trans = GST_BASE_TRANSFORM (self);
+  GValue ids = G_VALUE_INIT;
+  GValue labels = G_VALUE_INIT;
+  GValue scores = G_VALUE_INIT;
+  GstStructure *s;
+  GstClockTime running_time;
+  guint i;
+
+  running_time = gst_segment_to_running_time (&trans->segment,
+      GST_FORMAT_TIME, GST_BUFFER_PTS (buf));
+
+  g_value_init (&ids, GST_TYPE_ARRAY);
+  g_value_init (&labels, GST_TYPE_ARRAY);
+  g_value_init (&scores, GST_TYPE_ARRAY);
+  for (i = 0; i < n_top; i++) {
+    GValue v = G_VALUE_INIT;
+
+    g_value_init (&v, G_TYPE_UINT);
+    g_value_set_uint (&v, self->top_ids[i]);
+    gst_value_array_append_and_take_value (&ids, &v);
+
+    g_value_init (&v, G_TYPE_STRING);
+    g_value_set_string (&v, self->top_labels[i]);
+    gst_value_array_append_and_take_value (&labels, &v);
+
+    g_value_init (&v, G_TYPE_DOUBLE);
+    g_value_set_double (&v, self->top_scores[i]);
+    gst_value_array_append_and_take_value (&scores, &v);
+  }
+
+  s = gst_structure_new ("resnet50classify",
+      "timestamp", G_TYPE_UINT64, GST_BUFFER_PTS (buf),
+      "duration", G_TYPE_UINT64, GST_BUFFER_DURATION (buf),
+      "running-time", G_TYPE_UINT64, running_time,
+      "model", G_TYPE_STRING, self->model_name,
+      "inference-time", G_TYPE_UINT64, inference_time, NULL);
+  gst_structure_take_value (s, "class-ids", &ids);
+  gst_structure_take_value (s, "labels", &labels);
+  gst_structure_take_value (s, "scores", &scores);
+
+  gst_element_post_message (GST_ELEMENT (self),
+      gst_message_new_element (GST_OBJECT (self), s));
+}
+
+static GstFlowReturn
+gst_resnet50_classify_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
+{
+  GstResnet50Classify *self = GST_RESNET50_CLASSIFY (trans);
+  GstVideoFrame frame;
+  Rn50ImageView view;
+  GError *error = NULL;
+  GstClockTime t_start, inference_time;
+  const gfloat *output;
+  gfloat *input;
+  gfloat threshold;
+  gboolean post_messages;
+  guint top_k, n_top, i;
+
+  /* Upstream reports the not-negotiated flow as an error itself. */
+  if (G_UNLIKELY (self->model == NULL || self->pre == NULL)) {
+    GST_ERROR_OBJECT (self, "buffer before the caps were set");
+    return GST_FLOW_NOT_NEGOTIATED;
+  }
+
+  if (!gst_video_frame_map (&frame, &self->info, buf, GST_MAP_READ)) {
+    GST_ELEMENT_ERROR (self, STREAM, FAILED,
+        ("Could not map a %s %dx%d frame for reading.",
+            GST_VIDEO_INFO_NAME (&self->info),
+            GST_VIDEO_INFO_WIDTH (&self->info),
+            GST_VIDEO_INFO_HEIGHT (&self->info)),
+        ("Buffer of %" G_GSIZE_FORMAT " bytes, the caps need %" G_GSIZE_FORMAT
+            ".", gst_buffer_get_size (buf), GST_VIDEO_INFO_SIZE (&self->info)));
+    return GST_FLOW_ERROR;
+  }
+
+  /* Plane pointers and strides come from the mapped frame (and its
+   * GstVideoMeta, if any), never from assumptions about the layout. */
+  memset (&view, 0, sizeof (view));
+  view.format = self->pre_format;
+  view.width = GST_VIDEO_FRAME_WIDTH (&frame);
+  view.height = GST_VIDEO_FRAME_HEIGHT (&frame);
+  for (i = 0; i < GST_VIDEO_FRAME_N_PLANES (&frame) && i < 3; i++) {
+    view.planes[i] = GST_VIDEO_FRAME_PLANE_DATA (&frame, i);
+    view.strides[i] = GST_VIDEO_FRAME_PLANE_STRIDE (&frame, i);
+  }
+
+  input = rn50_model_get_input (self->model);
+  rn50_preprocessor_run (self->pre, &view, input);
+  gst_video_frame_unmap (&frame);
+
+  g_mutex_lock (&self->tensor_lock);
+  memcpy (self->last_tensor, input, self->tensor_n_floats * sizeof (gfloat));
+  self->last_tensor_n_floats = self->tensor_n_floats;
+  g_mutex_unlock (&self->tensor_lock);
+
+  t_start = gst_util_get_timestamp ();
+  if (!rn50_model_run (self->model, &error)) {
+    GST_ELEMENT_ERROR (self, STREAM, FAILED,
+        ("Inference failed on the frame at %" GST_TIME_FORMAT ": %s",
+            GST_TIME_ARGS (GST_BUFFER_PTS (buf)), error->message), (NULL));
+    g_clear_error (&error);
+    return GST_FLOW_ERROR;
+  }
+  inference_time = gst_util_get_timestamp () - t_start;
+
+  output = rn50_model_get_output (self->model);
+  if (self->outputs_probabilities)
+    memcpy (self->probs, output, self->n_classes * sizeof (gfloat));
+  else
+    rn50_softmax (output, self->probs, self->n_classes);
+
+  GST_OBJECT_LOCK (self);
+  top_k = MIN (self->top_k, self->n_classes);
+  threshold = self->threshold;
+  post_messages = self->post_messages;
+  GST_OBJECT_UNLOCK (self);
+
+  n_top = rn50_top_k (self->probs, self->n_classes, top_k, threshold,
+      self->top_ids);
+  for (i = 0; i < n_top; i++) {
+    self->top_labels[i] = rn50_labels_get (self->labels, self->top_ids[i]);
+    self->top_scores[i] = self->probs[self->top_ids[i]];
+  }
+
+  gst_buffer_add_classification_meta (buf, n_top, self->top_ids,
+      self->top_labels, self->top_scores, self->model_name, inference_time);
+
+  GST_LOG_OBJECT (self, "frame %" GST_TIME_FORMAT ": top-1 %u (%s) p=%.4f, "
+      "inference %" GST_TIME_FORMAT, GST_TIME_ARGS (GST_BUFFER_PTS (buf)),
+      n_top > 0 ? self->top_ids[0] : G_MAXUINT,
+      n_top > 0 ? self->top_labels[0] : "-",
+      n_top > 0 ? self->top_scores[0] : 0.0f, GST_TIME_ARGS (inference_time));
+
+  if (post_messages)
+    gst_resnet50_classify_post_results (self, buf, n_top, inference_time);
+
+  return GST_FLOW_OK;
+}
+
+static void
+gst_resnet50_classify_finalize (GObject * object)
+{
+  GstResnet50Classify *self = GST_RESNET50_CLASSIFY (object);
+
+  gst_resnet50_classify_release (self);
+  g_free (self->model_location);
+  g_free (self->labels_location);
+  g_array_unref (self->mean);
+  g_array_unref (self->std);
+  g_free (self->last_tensor);
+  g_mutex_clear (&self->tensor_lock);
+
+  G_OBJECT_CLASS (parent_class)->finalize (object);
+}
+
+static void
+gst_resnet50_classify_class_init (GstResnet50ClassifyClass * klass)
+{
+  GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
+  GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
+  GstBaseTransformClass *trans_class = GST_BASE_TRANSFORM_CLASS (klass);
+
+  gobject_class->set_property = gst_resnet50_classify_set_property;
+  gobject_class->get_property = gst_resnet50_classify_get_property;
+  gobject_class->finalize = gst_resnet50_classify_finalize;
+
+  /**
+   * GstResnet50Classify:model-location:
+   *
+   * Path of the ONNX model. Required; read when the element starts.
+   */
+  g_object_class_install_property (gobject_class, PROP_MODEL_LOCATION,
+      g_param_spec_string ("model-location", "Model location",
+          "Path of the ResNet-50 ONNX model (1x3x224x224 float input); "
+          "required, read when the element starts",
+          DEFAULT_PROP_MODEL_LOCATION,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+          GST_PARAM_MUTABLE_READY));
+
+  /**
+   * GstResnet50Classify:labels-location:
+   *
+   * Text file with one label per model output, in output order. Unset: the
+   * 1000 ImageNet-1k class names built into the element.
+   */
+  g_object_class_install_property (gobject_class, PROP_LABELS_LOCATION,
+      g_param_spec_string ("labels-location", "Labels location",
+          "Text file with one class label per line, one line per model "
+          "output (default: the built-in ImageNet-1k names)",
+          DEFAULT_PROP_LABELS_LOCATION,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+          GST_PARAM_MUTABLE_READY));
+
+  /**
+   * GstResnet50Classify:top-k:
+   *
+   * How many of the best classes each frame reports, at most the model's
+   * class count.
+   */
+  g_object_class_install_property (gobject_class, PROP_TOP_K,
+      g_param_spec_uint ("top-k", "Top k",
+          "Number of best classes reported per frame (clamped to the "
+          "model's class count)", 1, MAX_PROP_TOP_K, DEFAULT_PROP_TOP_K,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+          GST_PARAM_MUTABLE_PLAYING));
+
+  /**
+   * GstResnet50Classify:threshold:
+   *
+   * Classes whose probability is below this are not reported, so a frame
+   * may report fewer than #top-k classes, or none.
+   */
+  g_object_class_install_property (gobject_class, PROP_THRESHOLD,
+      g_param_spec_float ("threshold", "Threshold",
+          "Minimum probability for a class to be reported", 0.0f, 1.0f,
+          DEFAULT_PROP_THRESHOLD,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+          GST_PARAM_MUTABLE_PLAYING));
+
+  /**
+   * GstResnet50Classify:post-messages:
+   *
+   * Post one `resnet50classify` element message per frame with its
+   * results.
+   */
+  g_object_class_install_property (gobject_class, PROP_POST_MESSAGES,
+      g_param_spec_boolean ("post-messages", "Post messages",
+          "Post a \"resnet50classify\" element message with the results of "
+          "every frame", DEFAULT_PROP_POST_MESSAGES,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+          GST_PARAM_MUTABLE_PLAYING));
+
+  /**
+   * GstResnet50Classify:resize-mode:
+   *
+   * How the frame is brought to the network's 224×224 input. All modes
+   * filter with antialiasing when shrinking, as PIL and torchvision do.
+   */
+  g_object_class_install_property (gobject_class, PROP_RESIZE_MODE,
+      g_param_spec_enum ("resize-mode", "Resize mode",
+          "How frames are resized to the network input",
+          GST_TYPE_RESNET50_CLASSIFY_RESIZE_MODE, DEFAULT_PROP_RESIZE_MODE,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+          GST_PARAM_MUTABLE_READY));
+
+  /**
+   * GstResnet50Classify:preset:
+   *
+   * Channel order, scale and normalization the model was trained with.
+   */
+  g_object_class_install_property (gobject_class, PROP_PRESET,
+      g_param_spec_enum ("preset", "Preset",
+          "Channel order, pixel scale, mean and std the model expects",
+          GST_TYPE_RESNET50_CLASSIFY_PRESET, DEFAULT_PROP_PRESET,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+          GST_PARAM_MUTABLE_READY));
+
+  /**
+   * GstResnet50Classify:mean:
+   *
+   * Per-plane means replacing the preset's, in tensor plane order (R,G,B
+   * for torchvision, B,G,R for caffe) and in the preset's pixel scale.
+   * Empty: the preset's values. Anything but exactly three finite values
+   * makes the element fail to start.
+   */
+  g_object_class_install_property (gobject_class, PROP_MEAN,
+      gst_param_spec_array ("mean", "Mean",
+          "Per tensor plane means replacing the preset's, e.g. "
+          "\"<0.485,0.456,0.406>\" (empty: preset values; otherwise exactly "
+          "3 values)",
+          g_param_spec_double ("value", "Value", "Mean of one tensor plane",
+              -G_MAXDOUBLE, G_MAXDOUBLE, 0.0,
+              G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS),
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+          GST_PARAM_MUTABLE_READY));
+
+  /**
+   * GstResnet50Classify:std:
+   *
+   * Per-plane standard deviations replacing the preset's, in tensor plane
+   * order. Empty: the preset's values. Anything but exactly three values
+   * greater than 0 makes the element fail to start.
+   */
+  g_object_class_install_property (gobject_class, PROP_STD,
+      gst_param_spec_array ("std", "Std",
+          "Per tensor plane standard deviations replacing the preset's, e.g. "
+          "\"<0.229,0.224,0.225>\" (empty: preset values; otherwise exactly "
+          "3 values > 0)",
+          g_param_spec_double ("value", "Value",
+              "Standard deviation of one tensor plane", -G_MAXDOUBLE,
+              G_MAXDOUBLE, 1.0, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS),
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+          GST_PARAM_MUTABLE_READY));
+
+  /**
+   * GstResnet50Classify:input-tensor:
+   *
+   * The most recent network input: C×H×W (3×224×224) float32 values in
+   * native byte order, plane-major (NCHW with N = 1), after normalization.
+   * NULL until the first frame after a start. A test and debugging hook.
+   */
+  g_object_class_install_property (gobject_class, PROP_INPUT_TENSOR,
+      g_param_spec_boxed ("input-tensor", "Input tensor",
+          "Most recent preprocessed network input: 3x224x224 native-endian "
+          "float32, NCHW (NULL before the first frame; for tests and "
+          "debugging)", G_TYPE_BYTES,
+          G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+
+  gst_element_class_add_static_pad_template (element_class, &sink_template);
+  gst_element_class_add_static_pad_template (element_class, &src_template);
+  gst_element_class_set_static_metadata (element_class,
+      "ResNet-50 classifier", "Filter/Analyzer/Video",
+      "Classifies each video frame with a ResNet-50 ONNX model on the CPU "
+      "(oneDNN) and attaches the top-k classes as a GstClassificationMeta",
+      "resnet50classify developers");
+  /* gst-inspect-1.0 prints every metadata key, so this shows the example
+   * launch line of the documentation block to command-line users too. */
+  gst_element_class_add_static_metadata (element_class, "example",
+      "gst-launch-1.0 -m filesrc location=cockatoo.mp4 ! decodebin ! "
+      "videoconvert ! resnet50classify model-location=resnet50.onnx "
+      "post-messages=true ! fakesink");
+
+  trans_class->start = GST_DEBUG_FUNCPTR (gst_resnet50_classify_start);
+  trans_class->stop = GST_DEBUG_FUNCPTR (gst_resnet50_classify_stop);
+  trans_class->set_caps = GST_DEBUG_FUNCPTR (gst_resnet50_classify_set_caps);
+  trans_class->transform_ip =
+      GST_DEBUG_FUNCPTR (gst_resnet50_classify_transform_ip);
+  /* The meta is added to every buffer, so never skip transform_ip. */
+  trans_class->passthrough_on_same_caps = FALSE;
+  trans_class->transform_ip_on_passthrough = FALSE;
+
+  gst_type_mark_as_plugin_api (GST_TYPE_RESNET50_CLASSIFY_RESIZE_MODE, 0);
+  gst_type_mark_as_plugin_api (GST_TYPE_RESNET50_CLASSIFY_PRESET, 0);
+}
+
+static void
+gst_resnet50_classify_init (GstResnet50Classify * self)
+{
+  self->model_location = g_strdup (DEFAULT_PROP_MODEL_LOCATION);
+  self->labels_location = g_strdup (DEFAULT_PROP_LABELS_LOCATION);
+  self->top_k = DEFAULT_PROP_TOP_K;
+  self->threshold = DEFAULT_PROP_THRESHOLD;
+  self->post_messages = DEFAULT_PROP_POST_MESSAGES;
+  self->resize_mode = DEFAULT_PROP_RESIZE_MODE;
+  self->preset = DEFAULT_PROP_PRESET;
+  self->mean = g_array_new (FALSE, FALSE, sizeof (gdouble));
+  self->std = g_array_new (FALSE, FALSE, sizeof (gdouble));
+  g_mutex_init (&self->tensor_lock);
+
+  /* Frames are only read: work on the input buffer, never a new one, and
+   * stay out of passthrough so every buffer gets its meta. */
+  gst_base_transform_set_in_place (GST_BASE_TRANSFORM (self), TRUE);
+  gst_base_transform_set_passthrough (GST_BASE_TRANSFORM (self), FALSE);
+}
