@@ -39,17 +39,24 @@ def main():
     args = ap.parse_args()
 
     Gst.init(None)
+    # Paths and values are set as properties rather than pasted into the
+    # launch line, so spaces and quotes in file names need no escaping.
     if args.file:
-        source = "filesrc location=%s ! decodebin" % GLib.shell_quote(args.file)
+        source = "filesrc name=source ! decodebin"
     else:
-        source = "v4l2src device=%s" % GLib.shell_quote(args.camera)
-    props = " ".join(args.set)
+        source = "v4l2src name=source"
+    pipeline = Gst.parse_launch(
+        "%s ! videoconvert ! resnet50classify name=classify post-messages=true "
+        "! fakesink sync=%s" % (source, "true" if args.camera else "false"))
+    pipeline.get_by_name("source").set_property(
+        "location" if args.file else "device", args.file or args.camera)
+    classify = pipeline.get_by_name("classify")
+    classify.set_property("model-location", args.model)
     if args.labels:
-        props += " labels-location=%s" % GLib.shell_quote(args.labels)
-    launch = ("%s ! videoconvert ! resnet50classify name=classify "
-              "model-location=%s post-messages=true %s ! fakesink sync=false"
-              % (source, GLib.shell_quote(args.model), props))
-    pipeline = Gst.parse_launch(launch)
+        classify.set_property("labels-location", args.labels)
+    for assignment in args.set:
+        name, _, value = assignment.partition("=")
+        Gst.util_set_object_arg(classify, name, value)
     loop = GLib.MainLoop()
     status = {"code": 0, "frames": 0}
 
