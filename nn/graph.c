@@ -2323,3 +2323,78 @@ out:
   rn50_graph_free (b.graph);
   return graph;
 }
+
+/* ---- building a graph without ONNX ------------------------------------- */
+
+Rn50Graph *
+rn50_graph_new_empty (guint batch)
+{
+  Rn50Graph *graph = g_new0 (Rn50Graph, 1);
+
+  graph->values = g_array_new (FALSE, TRUE, sizeof (Rn50Value));
+  g_array_set_clear_func (graph->values, value_clear);
+  graph->layers = g_ptr_array_new_with_free_func ((GDestroyNotify)
+      layer_free);
+  graph->batch = batch;
+  graph->input = graph->output = -1;
+  return graph;
+}
+
+gint
+rn50_graph_add_value (Rn50Graph * graph, const char *name, guint ndims,
+    const gint64 * dims, gint view_of)
+{
+  Rn50Value value = { 0, };
+
+  g_return_val_if_fail (ndims <= RN50_VALUE_MAX_DIMS, -1);
+  value.name = g_strdup (name);
+  value.ndims = ndims;
+  memcpy (value.dims, dims, ndims * sizeof (gint64));
+  value.view_of = view_of;
+  g_array_append_val (graph->values, value);
+  return graph->values->len - 1;
+}
+
+Rn50Layer *
+rn50_graph_add_layer (Rn50Graph * graph, Rn50LayerKind kind, gint src,
+    gint dst, const char *label)
+{
+  Rn50Layer *layer = g_new0 (Rn50Layer, 1);
+
+  layer->kind = kind;
+  layer->label = g_strdup (label);
+  layer->src = src;
+  layer->src1 = -1;
+  layer->dst = dst;
+  layer->sum_src = -1;
+  layer->groups = 1;
+  layer->strides[0] = layer->strides[1] = 1;
+  layer->dilations[0] = layer->dilations[1] = 1;
+  g_ptr_array_add (graph->layers, layer);
+  return layer;
+}
+
+gboolean
+rn50_graph_simplify (Rn50Graph * graph, GError ** error)
+{
+  Index ix = { 0, };
+  gboolean ok = FALSE;
+
+  remove_unused_layers (graph, &ix);
+  if (!fold_pads (graph, &ix, error))
+    goto out;
+  fold_batch_norms (graph, &ix);
+  fold_bias_adds (graph, &ix);
+  fuse_residual_adds (graph, &ix);
+  fuse_relus (graph, &ix);
+
+  index_build (graph, &ix);
+  graph->outputs_probabilities = ix.producer[graph->output] >= 0
+      && rn50_graph_layer (graph,
+      ix.producer[graph->output])->kind == RN50_LAYER_SOFTMAX;
+  ok = TRUE;
+
+out:
+  index_clear (&ix);
+  return ok;
+}

@@ -120,3 +120,24 @@ rn50_graph_layer (const Rn50Graph * graph, guint index)
 gsize rn50_value_per_image (const Rn50Value * value);
 
 G_END_DECLS
+
+/* ---- building a graph without ONNX (keras-h5.c) ------------------------ */
+
+/* An empty graph for @batch images per run, its input and output unset (-1). */
+Rn50Graph *rn50_graph_new_empty (guint batch);
+
+/* Appends an activation; returns its id. @view_of as in Rn50Value. */
+gint rn50_graph_add_value (Rn50Graph * graph, const char *name, guint ndims,
+    const gint64 * dims, gint view_of);
+
+/* Appends a layer with the defaults the ONNX builder uses (stride and
+ * dilation 1, one group, no second source, no post-ops); @label names it in
+ * messages. The graph owns it. */
+Rn50Layer *rn50_graph_add_layer (Rn50Graph * graph, Rn50LayerKind kind,
+    gint src, gint dst, const char *label);
+
+/* The load-time simplifications rn50_graph_new_from_onnx() applies (Pad,
+ * BatchNormalization and bias folding, residual sum and ReLU post-ops), for
+ * a graph built with the functions above, one layer per source layer. Also
+ * sets outputs_probabilities. */
+gboolean rn50_graph_simplify (Rn50Graph * graph, GError ** error);

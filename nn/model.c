@@ -14,6 +14,7 @@
 
 #include "dnnl-check.h"
 #include "graph.h"
+#include "keras-h5.h"
 #include "onnx-loader.h"
 
 /* oneDNN's preferred alignment for buffers it does not allocate itself. */
@@ -1167,6 +1168,10 @@ rn50_model_new_full (const char *path, guint batch_size, Rn50ModelFlags flags,
   g_return_val_if_fail (path != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
+  /* Keras HDF5 weights carry no graph: keras-h5.c knows the topology. */
+  if (rn50_keras_h5_is_hdf5 (path))
+    return rn50_model_new_from_keras_h5 (path, batch_size, flags, error);
+
   onnx = rn50_onnx_load (path, error);
   if (onnx == NULL)
     goto out;
@@ -1334,4 +1339,72 @@ out:
   if (!ok && step != NULL)
     g_prefix_error (error, "%s: ", step->label);
   return ok;
+}
+
+/* ---- Keras HDF5 weight files ------------------------------------------- */
+
+/* Like the second half of rn50_model_new_full(), for a graph built by other
+ * means than the ONNX loader. Takes ownership of @graph. */
+static Rn50Model *
+model_new_from_graph (Rn50Graph * graph, const char *name, guint batch_size,
+    Rn50ModelFlags flags, GError ** error)
+{
+  Rn50Model *model = NULL, *result = NULL;
+  const Rn50Value *in, *out_value;
+
+  model = g_new0 (Rn50Model, 1);
+  model->name = g_strdup (name);
+  in = rn50_graph_value (graph, graph->input);
+  out_value = rn50_graph_value (graph, graph->output);
+  model->batch = batch_size;
+  model->channels = in->dims[1];
+  model->height = in->dims[2];
+  model->width = in->dims[3];
+  model->input_elements = batch_size * rn50_value_per_image (in);
+  model->num_classes = rn50_value_per_image (out_value);
+  model->probabilities = graph->outputs_probabilities;
+  model->input = g_aligned_alloc0 (model->input_elements, sizeof (float),
+      RN50_ALIGN);
+  model->output = g_aligned_alloc0 ((gsize) batch_size * model->num_classes,
+      sizeof (float), RN50_ALIGN);
+  model->steps = g_array_new (FALSE, TRUE, sizeof (Step));
+  model->memories = g_ptr_array_new ();
+  model->scratch_memories = g_ptr_array_new ();
+
+  RN50_DNNL_CHECK (dnnl_engine_create (&model->engine, dnnl_cpu, 0));
+  RN50_DNNL_CHECK (dnnl_stream_create (&model->stream, model->engine,
+          dnnl_stream_default_flags));
+  if (!lower_graph (model, graph,
+          !(flags & RN50_MODEL_FLAG_DIRECT_CONVOLUTION), error))
+    goto out;
+  result = g_steal_pointer (&model);
+
+out:
+  rn50_model_free (model);
+  rn50_graph_free (graph);
+  return result;
+}
+
+Rn50Model *
+rn50_model_new_from_keras_h5 (const char *path, guint batch_size,
+    Rn50ModelFlags flags, GError ** error)
+{
+  Rn50Graph *graph;
+  g_autofree char *name = NULL;
+
+  g_return_val_if_fail (path != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  graph = rn50_keras_graph_new_from_h5 (path, batch_size, error);
+  if (graph == NULL)
+    return NULL;
+  name = g_path_get_basename (path);
+  return model_new_from_graph (graph, name, batch_size, flags, error);
+}
+
+gboolean
+rn50_model_file_is_keras_h5 (const char *path)
+{
+  g_return_val_if_fail (path != NULL, FALSE);
+  return rn50_keras_h5_is_hdf5 (path);
 }

@@ -71,3 +71,17 @@ gboolean rn50_model_run (Rn50Model * model, GError ** error);
 const float *rn50_model_get_output (const Rn50Model * model);
 
 G_END_DECLS
+
+/* ---- Keras HDF5 weight files (keras-h5.c) ------------------------------ */
+
+/* Builds the Keras ResNet50 (the DL4J zoo ResNet50) from a Keras HDF5
+ * weights file for @batch_size images per run. rn50_model_new_full() and
+ * rn50_model_new_from_file() call it for any file that starts with the HDF5
+ * signature. The output is the fc1000 softmax: probabilities. */
+Rn50Model *rn50_model_new_from_keras_h5 (const char *path, guint batch_size,
+    Rn50ModelFlags flags, GError ** error);
+
+/* TRUE when @path is an HDF5 file (Keras weights). Such models expect the
+ * caffe preprocessing (BGR, 0..255, ImageNet means subtracted, Keras'
+ * preprocess_input for ResNet50), so callers default to it for them. */
+gboolean rn50_model_file_is_keras_h5 (const char *path);
