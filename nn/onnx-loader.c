@@ -284,6 +284,25 @@ out:
   return tensor;
 }
 
+/* Exporters stamp every graph with the same default name (PyTorch:
+ * "torch_jit", "torch-jit-export", "main_graph"), which says nothing about
+ * which model produced a result; the file name does. */
+static gboolean
+graph_name_is_meaningful (const char *name)
+{
+  static const char *const exporter_defaults[] = {
+    "torch_jit", "torch-jit-export", "main_graph", "graph",
+  };
+  guint i;
+
+  if (name == NULL || name[0] == '\0')
+    return FALSE;
+  for (i = 0; i < G_N_ELEMENTS (exporter_defaults); i++)
+    if (strcmp (name, exporter_defaults[i]) == 0)
+      return FALSE;
+  return TRUE;
+}
+
 Rn50Onnx *
 rn50_onnx_load (const char *path, GError ** error)
 {
@@ -297,6 +316,12 @@ rn50_onnx_load (const char *path, GError ** error)
   gint64 opset = 0;
   guint i;
 
+  /* mmap() of a directory fails with a confusing "No such device". */
+  if (g_file_test (path, G_FILE_TEST_IS_DIR)) {
+    g_set_error (error, RN50_ERROR, RN50_ERROR_NOT_FOUND,
+        "cannot read model '%s': it is a directory, not an ONNX file", path);
+    goto out;
+  }
   /* Mapped rather than read: a ResNet-50 is ~100 MB and protobuf-c copies
    * what it keeps anyway. */
   file = g_mapped_file_new (path, FALSE, &read_error);
@@ -351,7 +376,7 @@ rn50_onnx_load (const char *path, GError ** error)
   onnx = g_new0 (Rn50Onnx, 1);
   onnx->proto = g_steal_pointer (&proto);
   onnx->opset = opset;
-  if (onnx->proto->graph->name != NULL && onnx->proto->graph->name[0] != '\0')
+  if (graph_name_is_meaningful (onnx->proto->graph->name))
     onnx->name = g_strdup (onnx->proto->graph->name);
   else
     onnx->name = g_path_get_basename (path);

@@ -31,10 +31,10 @@
  * element starts (READY→PAUSED), as an error message and a failed state
  * change: no #model-location set or the file missing (RESOURCE NOT_FOUND),
  * an unreadable file (RESOURCE OPEN_READ), a file that is not a usable
- * ResNet-50 (LIBRARY INIT), a labels file whose line count differs from the
- * model's class count, or a #mean / #std without exactly three values or with
- * a std ≤ 0 (LIBRARY SETTINGS). A failure while classifying a frame is a
- * STREAM FAILED error.
+ * ResNet-50 (LIBRARY INIT), a labels file whose line count plus
+ * #label-offset differs from the model's class count, or a #mean / #std
+ * without exactly three values or with a std ≤ 0 (LIBRARY SETTINGS). A
+ * failure while classifying a frame is a STREAM FAILED error.
  *
  * ## Example launch line
  * |[
@@ -68,11 +68,13 @@ struct _GstResnet50Classify
   /* Properties; read and written under the object lock. */
   gchar *model_location;
   gchar *labels_location;
+  gint label_offset;
   guint top_k;
   gfloat threshold;
   gboolean post_messages;
   GstResnet50ClassifyResizeMode resize_mode;
   GstResnet50ClassifyPreset preset;
+  gboolean preset_set;          /* TRUE once the application chose a preset */
   GArray *mean;                 /* gdouble per tensor plane; empty = preset */
   GArray *std;                  /* gdouble per tensor plane; empty = preset */
 
@@ -80,6 +82,7 @@ struct _GstResnet50Classify
    * runs concurrently with start() or stop(). */
   Rn50Model *model;
   Rn50Labels *labels;
+  gint active_label_offset;     /* label-offset as it was at start() */
   gchar *model_name;
   guint n_classes;
   gboolean outputs_probabilities;
@@ -109,6 +112,9 @@ struct _GstResnet50Classify
 
 #define DEFAULT_PROP_MODEL_LOCATION NULL
 #define DEFAULT_PROP_LABELS_LOCATION NULL
+#define DEFAULT_PROP_LABEL_OFFSET 0
+/* Far beyond any real label list; keeps labels + offset within a guint. */
+#define MAX_PROP_LABEL_OFFSET 65535
 #define DEFAULT_PROP_TOP_K 5
 #define MAX_PROP_TOP_K 1000
 #define DEFAULT_PROP_THRESHOLD 0.0f
@@ -119,11 +125,16 @@ struct _GstResnet50Classify
 /* One value per tensor plane in the mean and std overrides. */
 #define N_TENSOR_PLANES 3
 
+/* The label of outputs below label-offset, which have no line in the list
+ * (index 0 of TF-slim's 1001-output ImageNet models). */
+#define UNLABELLED_OUTPUT_LABEL "background"
+
 enum
 {
   PROP_0,
   PROP_MODEL_LOCATION,
   PROP_LABELS_LOCATION,
+  PROP_LABEL_OFFSET,
   PROP_TOP_K,
   PROP_THRESHOLD,
   PROP_POST_MESSAGES,
@@ -251,6 +262,19 @@ gst_resnet50_classify_set_property (GObject * object, guint prop_id,
   GstResnet50Classify *self = GST_RESNET50_CLASSIFY (object);
 
   GST_OBJECT_LOCK (self);
+  /* The model, labels and preprocessing are built when the element starts;
+   * changing them while it runs would leave the property saying one thing
+   * and the results another, so refuse, as filesrc does for its location. */
+  if ((pspec->flags & GST_PARAM_MUTABLE_READY) &&
+      GST_STATE (self) > GST_STATE_READY) {
+    GST_OBJECT_UNLOCK (self);
+    GST_ELEMENT_WARNING (self, LIBRARY, SETTINGS,
+        ("Property \"%s\" cannot change while the element is running; the "
+            "change is ignored.", g_param_spec_get_name (pspec)),
+        ("Set it in the NULL or READY state; it applies when the element "
+            "starts."));
+    return;
+  }
   switch (prop_id) {
     case PROP_MODEL_LOCATION:
       g_free (self->model_location);
@@ -259,6 +283,9 @@ gst_resnet50_classify_set_property (GObject * object, guint prop_id,
     case PROP_LABELS_LOCATION:
       g_free (self->labels_location);
       self->labels_location = g_value_dup_string (value);
+      break;
+    case PROP_LABEL_OFFSET:
+      self->label_offset = g_value_get_int (value);
       break;
     case PROP_TOP_K:
       self->top_k = g_value_get_uint (value);
@@ -274,6 +301,7 @@ gst_resnet50_classify_set_property (GObject * object, guint prop_id,
       break;
     case PROP_PRESET:
       self->preset = g_value_get_enum (value);
+      self->preset_set = TRUE;
       break;
     case PROP_MEAN:
       gst_resnet50_classify_set_doubles (self->mean, value);
@@ -314,6 +342,9 @@ gst_resnet50_classify_get_property (GObject * object, guint prop_id,
       break;
     case PROP_LABELS_LOCATION:
       g_value_set_string (value, self->labels_location);
+      break;
+    case PROP_LABEL_OFFSET:
+      g_value_set_int (value, self->label_offset);
       break;
     case PROP_TOP_K:
       g_value_set_uint (value, self->top_k);
@@ -389,9 +420,9 @@ gst_resnet50_classify_post_model_error (GstResnet50Classify * self,
    * cannot be run as given; nn/'s message names the op, node or shape. */
   GST_ELEMENT_ERROR (self, LIBRARY, INIT,
       ("Could not load the model \"%s\": %s", path, error->message),
-      ("The element runs ResNet-50-style ONNX graphs with one 1x3x224x224 "
-          "float input (a torchvision export or the ONNX model zoo's "
-          "resnet50-v1-7.onnx)."));
+      ("The element runs ResNet-50 ONNX graphs with one Nx3x224x224 float "
+          "input (torchvision exports, the ONNX model zoo's resnet50-v1/v2, "
+          "Keras/DL4J ResNet50) and Keras ResNet50 HDF5 weight files."));
 }
 
 static void
@@ -444,9 +475,11 @@ gst_resnet50_classify_check_override (GstResnet50Classify * self,
 
     if (!isfinite (v) || (is_std && v <= 0.0)) {
       GST_ELEMENT_ERROR (self, LIBRARY, SETTINGS,
-          ("Property \"%s\": value %u is %g, but must be %s.", property, i,
-              v, is_std ? "a finite number greater than 0" :
-              "a finite number"), (NULL));
+          ("Property \"%s\": value %u of %u is %g, but must be %s.",
+              property, i + 1, values->len, v,
+              is_std ? "a finite number greater than 0" : "a finite number"),
+          ("Set it as %s=\"<a,b,c>\" with one value per tensor plane.",
+              property));
       return FALSE;
     }
   }
@@ -462,20 +495,24 @@ gst_resnet50_classify_start (GstBaseTransform * trans)
   GArray *mean = NULL;
   GArray *std = NULL;
   GstResnet50ClassifyPreset preset;
+  gboolean preset_set;
   GstResnet50ClassifyResizeMode resize_mode;
   GError *error = NULL;
   GstClockTime t_load;
   guint channels = 0, height = 0, width = 0;
   guint n_labels, i;
+  gint label_offset;
   gboolean ret = FALSE;
 
   /* Work on a snapshot: the settings may change while the model loads. */
   GST_OBJECT_LOCK (self);
   model_location = g_strdup (self->model_location);
   labels_location = g_strdup (self->labels_location);
+  label_offset = self->label_offset;
   mean = g_array_copy (self->mean);
   std = g_array_copy (self->std);
   preset = self->preset;
+  preset_set = self->preset_set;
   resize_mode = self->resize_mode;
   GST_OBJECT_UNLOCK (self);
 
@@ -526,10 +563,26 @@ gst_resnet50_classify_start (GstBaseTransform * trans)
   }
 
   /* A count mismatch would silently name every class after a neighbour
-   * (a 1001-output model with background at 0 and 1000 labels). */
+   * (a 1001-output model with background at 0 and 1000 labels). Output i
+   * is labelled by line i - label-offset, so the list must cover exactly
+   * outputs label-offset .. n_classes - 1; then no index ever falls outside
+   * it (the count is at least 1, and both sides stay far below G_MAXINT). */
   n_labels = rn50_labels_get_count (self->labels);
-  if (n_labels != self->n_classes) {
-    if (labels_location != NULL && labels_location[0] != '\0') {
+  if ((gint64) n_labels + label_offset != (gint64) self->n_classes) {
+    if (label_offset != 0) {
+      gchar *what = labels_location != NULL && labels_location[0] != '\0' ?
+          g_strdup_printf ("labels file \"%s\"", labels_location) :
+          g_strdup ("built-in ImageNet list");
+      GST_ELEMENT_ERROR (self, LIBRARY, SETTINGS,
+          ("The %s has %u labels and label-offset is %d, which fits a model "
+              "with %" G_GINT64_FORMAT " classes, but the model \"%s\" has %u "
+              "classes.", what, n_labels, label_offset,
+              (gint64) n_labels + label_offset, self->model_name,
+              self->n_classes),
+          ("Output i is named by line i - label-offset: the line count plus "
+              "label-offset must equal the model's class count."));
+      g_free (what);
+    } else if (labels_location != NULL && labels_location[0] != '\0') {
       GST_ELEMENT_ERROR (self, LIBRARY, SETTINGS,
           ("The labels file \"%s\" has %u labels but the model \"%s\" has "
               "%u classes.", labels_location, n_labels, self->model_name,
@@ -544,7 +597,16 @@ gst_resnet50_classify_start (GstBaseTransform * trans)
     }
     goto done;
   }
+  self->active_label_offset = label_offset;
 
+  /* Keras' ResNet50 weights were trained on caffe-style input (BGR, mean
+   * subtraction, no scaling): feeding them torchvision's normalization gives
+   * plausible-looking nonsense, so an HDF5 model defaults to caffe unless
+   * the application chose a preset itself. */
+  if (!preset_set && rn50_model_file_is_keras_h5 (model_location)) {
+    GST_INFO_OBJECT (self, "Keras HDF5 weights: using the caffe preset");
+    preset = GST_RESNET50_CLASSIFY_PRESET_CAFFE;
+  }
   if (preset == GST_RESNET50_CLASSIFY_PRESET_CAFFE)
     rn50_preprocess_config_init_caffe (&self->pre_config, width, height);
   else
@@ -861,7 +923,13 @@ gst_resnet50_classify_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
   n_top = rn50_top_k (self->probs, self->n_classes, top_k, threshold,
       self->top_ids);
   for (i = 0; i < n_top; i++) {
-    self->top_labels[i] = rn50_labels_get (self->labels, self->top_ids[i]);
+    /* Class ids stay the model's raw output indices; only the label moves.
+     * start() checked that every line index computed here is in the list. */
+    gint64 line = (gint64) self->top_ids[i] - self->active_label_offset;
+    const gchar *label = line >= 0 ? rn50_labels_get (self->labels,
+        (guint) line) : NULL;
+
+    self->top_labels[i] = label != NULL ? label : UNLABELLED_OUTPUT_LABEL;
     self->top_scores[i] = self->probs[self->top_ids[i]];
   }
 
@@ -910,12 +978,14 @@ gst_resnet50_classify_class_init (GstResnet50ClassifyClass * klass)
   /**
    * GstResnet50Classify:model-location:
    *
-   * Path of the ONNX model. Required; read when the element starts.
+   * Path of the model: an ONNX file or Keras ResNet50 HDF5 weights.
+   * Required; read when the element starts.
    */
   g_object_class_install_property (gobject_class, PROP_MODEL_LOCATION,
       g_param_spec_string ("model-location", "Model location",
-          "Path of the ResNet-50 ONNX model (1x3x224x224 float input); "
-          "required, read when the element starts",
+          "Path of the ResNet-50 model: an ONNX file (Nx3x224x224 float input) "
+          "or Keras ResNet50 HDF5 weights; required, read when the element "
+          "starts",
           DEFAULT_PROP_MODEL_LOCATION,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
           GST_PARAM_MUTABLE_READY));
@@ -931,6 +1001,28 @@ gst_resnet50_classify_class_init (GstResnet50ClassifyClass * klass)
           "Text file with one class label per line, one line per model "
           "output (default: the built-in ImageNet-1k names)",
           DEFAULT_PROP_LABELS_LOCATION,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+          GST_PARAM_MUTABLE_READY));
+
+  /**
+   * GstResnet50Classify:label-offset:
+   *
+   * Where the labels start in the model's outputs: output i is named by line
+   * i - label-offset of the labels, so 1 pairs a 1001-output model whose
+   * index 0 is "background" (TF-slim's) with a 1000-line list (or with the
+   * built-in ImageNet names). Outputs below the offset are reported with the
+   * label "background". A negative offset skips the list's first lines.
+   * The line count plus the offset must equal the model's class count, or
+   * the element refuses to start (LIBRARY SETTINGS, naming both counts).
+   * Class ids in the meta and messages stay the model's raw output indices.
+   */
+  g_object_class_install_property (gobject_class, PROP_LABEL_OFFSET,
+      g_param_spec_int ("label-offset", "Label offset",
+          "Model output i is named by line i - label-offset of the labels "
+          "(1: a 1001-output model with background at index 0 and 1000 "
+          "labels); outputs below it are labelled \"background\"",
+          -MAX_PROP_LABEL_OFFSET, MAX_PROP_LABEL_OFFSET,
+          DEFAULT_PROP_LABEL_OFFSET,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
           GST_PARAM_MUTABLE_READY));
 
@@ -993,7 +1085,8 @@ gst_resnet50_classify_class_init (GstResnet50ClassifyClass * klass)
    */
   g_object_class_install_property (gobject_class, PROP_PRESET,
       g_param_spec_enum ("preset", "Preset",
-          "Channel order, pixel scale, mean and std the model expects",
+          "Channel order, pixel scale, mean and std the model expects "
+          "(default: torchvision, or caffe for Keras HDF5 weight files)",
           GST_TYPE_RESNET50_CLASSIFY_PRESET, DEFAULT_PROP_PRESET,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
           GST_PARAM_MUTABLE_READY));
@@ -1081,6 +1174,7 @@ gst_resnet50_classify_init (GstResnet50Classify * self)
 {
   self->model_location = g_strdup (DEFAULT_PROP_MODEL_LOCATION);
   self->labels_location = g_strdup (DEFAULT_PROP_LABELS_LOCATION);
+  self->label_offset = DEFAULT_PROP_LABEL_OFFSET;
   self->top_k = DEFAULT_PROP_TOP_K;
   self->threshold = DEFAULT_PROP_THRESHOLD;
   self->post_messages = DEFAULT_PROP_POST_MESSAGES;

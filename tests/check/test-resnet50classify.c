@@ -4,7 +4,8 @@
  * at odd and tiny sizes, buffers otherwise untouched, the preprocessed
  * tensor of a uniform frame against hand-computed values (case 1: channel
  * order and per-plane mean/std), renegotiation mid-stream (case 7), labels
- * taken from the right line (case 21), the bus messages, restarts, and every
+ * taken from the right line, with and without label-offset (case 21), the
+ * bus messages, restarts, and every
  * start-up error path posting exactly one error in the right domain.
  *
  * Models come from the environment: RN50_TEST_MODEL (the generated
@@ -381,6 +382,7 @@ GST_START_TEST (test_every_property_has_a_blurb_and_defaults)
   GValue v = G_VALUE_INIT;
   gchar *s;
   guint top_k;
+  gint label_offset;
   gfloat threshold;
   gboolean post_messages;
   GBytes *tensor;
@@ -402,12 +404,14 @@ GST_START_TEST (test_every_property_has_a_blurb_and_defaults)
         "property %s has no useful blurb", specs[i]->name);
   }
   g_free (specs);
-  fail_unless_equals_int (n_own, 10);
+  fail_unless_equals_int (n_own, 11);
 
   g_object_get (element, "model-location", &s, "top-k", &top_k, "threshold",
-      &threshold, "post-messages", &post_messages, NULL);
+      &threshold, "post-messages", &post_messages, "label-offset",
+      &label_offset, NULL);
   fail_unless (s == NULL);
   g_free (s);
+  fail_unless_equals_int (label_offset, 0);
   fail_unless_equals_int (top_k, 5);
   fail_unless_equals_float (threshold, 0.0f);
   fail_unless (!post_messages);
@@ -925,6 +929,61 @@ GST_START_TEST (test_std_override_scales_its_plane)
 
 GST_END_TEST;
 
+/* Model and preprocessing are built at start: a change while running must be
+ * refused with a warning, never half-applied or silently dropped. */
+GST_START_TEST (test_ready_only_properties_are_refused_while_playing)
+{
+  GstElement *element = make_classifier (TEST_MODEL (), NULL);
+  GstHarness *h = harness_for (element);
+  GstBus *bus = gst_bus_new ();
+  gchar *caps = caps_string ("RGB", 64, 48);
+  gchar *location = NULL;
+  GstMessage *msg;
+  GstBuffer *out;
+  gint preset = -1;
+  guint warnings = 0;
+
+  gst_element_set_bus (h->element, bus);
+  gst_harness_set_src_caps_str (h, caps);
+  out = gst_harness_push_and_pull (h, make_solid_frame ("RGB", 64, 48));
+  check_uniform_tensor (h->element, expected_torchvision, 1e-5, "before");
+  gst_buffer_unref (out);
+
+  g_object_set (h->element, "preset", 1, "model-location",
+      "/nonexistent/model.onnx", NULL);
+  while ((msg = gst_bus_pop_filtered (bus, GST_MESSAGE_WARNING)) != NULL) {
+    GError *err = NULL;
+
+    gst_message_parse_warning (msg, &err, NULL);
+    fail_unless (g_error_matches (err, GST_LIBRARY_ERROR,
+            GST_LIBRARY_ERROR_SETTINGS), "%s", err->message);
+    fail_unless (strstr (err->message, "cannot change while") != NULL,
+        "%s", err->message);
+    warnings++;
+    g_error_free (err);
+    gst_message_unref (msg);
+  }
+  fail_unless_equals_int (warnings, 2);
+  g_object_get (h->element, "preset", &preset, "model-location", &location,
+      NULL);
+  fail_unless_equals_int (preset, 0);
+  fail_unless_equals_string (location, TEST_MODEL ());
+
+  /* Still torchvision: the refused caffe preset did not half-apply. */
+  out = gst_harness_push_and_pull (h, make_solid_frame ("RGB", 64, 48));
+  check_meta (out, 5, 1000);
+  check_uniform_tensor (h->element, expected_torchvision, 1e-5, "after");
+  gst_buffer_unref (out);
+
+  g_free (location);
+  g_free (caps);
+  gst_element_set_bus (h->element, NULL);
+  gst_object_unref (bus);
+  gst_harness_teardown (h);
+}
+
+GST_END_TEST;
+
 /* ---- case 7: renegotiation mid-stream ----------------------------------- */
 
 GST_START_TEST (test_caps_change_midstream_follows_new_caps)
@@ -1158,20 +1217,35 @@ GST_END_TEST;
 
 /* ---- case 21: labels ------------------------------------------------------ */
 
-/* Checks that every reported label is line <class id> of the unique-labels
- * file, both in the meta and in the message. */
-static void
-check_labels_follow_class_ids (const gchar * model, guint n_classes)
+/* The label of class @id under a unique-labels file and @offset:
+ * line id - offset, or "background" below the offset. */
+static gchar *
+expected_label (guint id, gint offset)
 {
-  gchar *labels = make_unique_labels (n_classes);
+  if ((gint64) id < offset)
+    return g_strdup ("background");
+  return g_strdup_printf ("label-%04u", (guint) ((gint64) id - offset));
+}
+
+/* Checks that every reported label is line <class id> - @offset of a
+ * unique-labels file of @n_labels lines, both in the meta and in the
+ * message, while class ids stay raw output indices. With @top_k nearly all
+ * classes, output 0 (below an offset of 1) must be among the results. */
+static void
+check_labels_follow_class_ids (const gchar * model, guint n_classes,
+    guint n_labels, gint offset, guint top_k)
+{
+  gchar *labels = make_unique_labels (n_labels);
   GstHarness *h = harness_for (make_classifier (model, "labels-location",
-          labels, "top-k", 10, "post-messages", TRUE, NULL));
+          labels, "top-k", top_k, "post-messages", TRUE, "label-offset",
+          offset, NULL));
   GstBus *bus = gst_bus_new ();
   const gchar *patterns[] = { "pattern=smpte", "pattern=ball",
     "pattern=snow"
   };
   GList *messages, *l;
   guint i, k;
+  gboolean saw_zero = FALSE;
 
   gst_element_set_bus (h->element, bus);
   gst_harness_set_src_caps_str (h,
@@ -1180,18 +1254,21 @@ check_labels_follow_class_ids (const gchar * model, guint n_classes)
     GstBuffer *out = gst_harness_push_and_pull (h,
         make_frame ("video/x-raw,format=RGB,width=160,height=120",
             patterns[i]));
-    GstClassificationMeta *meta = check_meta (out, 10, n_classes);
+    GstClassificationMeta *meta = check_meta (out, top_k, n_classes);
 
-    for (k = 0; k < 10; k++) {
-      gchar *expected = g_strdup_printf ("label-%04u",
-          gst_classification_meta_get_class_id (meta, k));
+    for (k = 0; k < top_k; k++) {
+      guint id = gst_classification_meta_get_class_id (meta, k);
+      gchar *expected = expected_label (id, offset);
 
+      saw_zero |= id == 0;
       fail_unless_equals_string (gst_classification_meta_get_label (meta, k),
           expected);
       g_free (expected);
     }
     gst_buffer_unref (out);
   }
+  if (offset > 0 && top_k + 1 >= n_classes)
+    fail_unless (saw_zero, "output 0 never reported: its label is untested");
 
   messages = pop_element_messages (bus, "resnet50classify");
   fail_unless_equals_int (g_list_length (messages), G_N_ELEMENTS (patterns));
@@ -1201,8 +1278,9 @@ check_labels_follow_class_ids (const gchar * model, guint n_classes)
     const GValue *names = gst_structure_get_value (s, "labels");
 
     for (k = 0; k < gst_value_array_get_size (ids); k++) {
-      gchar *expected = g_strdup_printf ("label-%04u",
-          g_value_get_uint (gst_value_array_get_value (ids, k)));
+      gchar *expected =
+          expected_label (g_value_get_uint (gst_value_array_get_value (ids,
+                  k)), offset);
 
       fail_unless_equals_string (g_value_get_string (gst_value_array_get_value
               (names, k)), expected);
@@ -1219,14 +1297,62 @@ check_labels_follow_class_ids (const gchar * model, guint n_classes)
 
 GST_START_TEST (test_labels_come_from_the_line_of_the_class_id)
 {
-  check_labels_follow_class_ids (TEST_MODEL (), 1000);
+  check_labels_follow_class_ids (TEST_MODEL (), 1000, 1000, 0, 10);
 }
 
 GST_END_TEST;
 
 GST_START_TEST (test_1001_class_model_with_1001_labels_uses_raw_index)
 {
-  check_labels_follow_class_ids (env_path ("RN50_TEST_MODEL_1001"), 1001);
+  check_labels_follow_class_ids (env_path ("RN50_TEST_MODEL_1001"), 1001,
+      1001, 0, 10);
+}
+
+GST_END_TEST;
+
+/* Case 21 (b): output i named by line i - 1; output 0, which has no line,
+ * is "background", never a read outside the list. */
+GST_START_TEST (test_1001_class_model_with_label_offset_1_uses_line_before)
+{
+  check_labels_follow_class_ids (env_path ("RN50_TEST_MODEL_1001"), 1001,
+      1000, 1, 1000);
+}
+
+GST_END_TEST;
+
+/* A negative offset skips the list's first lines: a 1001-line list whose
+ * line 0 is "background", with a 1000-output model. */
+GST_START_TEST (test_negative_label_offset_skips_first_lines)
+{
+  check_labels_follow_class_ids (TEST_MODEL (), 1000, 1001, -1, 10);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_1001_class_model_with_builtin_labels_and_offset_1)
+{
+  GstHarness *h = harness_for (make_classifier (env_path
+          ("RN50_TEST_MODEL_1001"), "top-k", 1000, "label-offset", 1, NULL));
+  GstClassificationMeta *meta;
+  GstBuffer *out;
+  guint i;
+
+  gst_harness_set_src_caps_str (h,
+      "video/x-raw,format=RGB,width=64,height=48,framerate=30/1");
+  out = gst_harness_push_and_pull (h,
+      make_frame ("video/x-raw,format=RGB,width=64,height=48", ""));
+  meta = check_meta (out, 1000, 1001);
+  for (i = 0; i < 1000; i++) {
+    guint id = gst_classification_meta_get_class_id (meta, i);
+    const gchar *label = gst_classification_meta_get_label (meta, i);
+    const gchar *expected = id == 0 ? "background" : id == 1 ? "tench" :
+        id == 282 ? "tabby" : id == 1000 ? "toilet tissue" : NULL;
+
+    if (expected != NULL)
+      fail_unless_equals_string (label, expected);
+  }
+  gst_buffer_unref (out);
+  gst_harness_teardown (h);
 }
 
 GST_END_TEST;
@@ -1401,6 +1527,25 @@ GST_START_TEST (test_1001_class_model_with_builtin_labels_fails)
 
 GST_END_TEST;
 
+GST_START_TEST (test_label_offset_that_does_not_fit_names_both_counts)
+{
+  gchar *labels = make_unique_labels (1000);
+
+  /* 1000 lines + offset 2 fit 1002 outputs, not 1001. */
+  check_start_error (make_classifier (env_path ("RN50_TEST_MODEL_1001"),
+          "labels-location", labels, "label-offset", 2, NULL),
+      GST_LIBRARY_ERROR, GST_LIBRARY_ERROR_SETTINGS, "1000", "1001",
+      "label-offset", NULL);
+  /* An offset on a model without a background class. */
+  check_start_error (make_classifier (TEST_MODEL (), "labels-location",
+          labels, "label-offset", 1, NULL), GST_LIBRARY_ERROR,
+      GST_LIBRARY_ERROR_SETTINGS, "1000 labels", "1000 classes",
+      "label-offset is 1", NULL);
+  remove_temp_file (labels);
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_1000_class_model_with_1001_labels_fails)
 {
   gchar *labels = make_unique_labels (1001);
@@ -1537,6 +1682,8 @@ resnet50classify_suite (void)
       test_uniform_frame_caffe_planes_in_every_rgb_format);
   tcase_add_test (tc_tensor, test_mean_override_changes_only_its_plane);
   tcase_add_test (tc_tensor, test_std_override_scales_its_plane);
+  tcase_add_test (tc_tensor,
+      test_ready_only_properties_are_refused_while_playing);
 
   suite_add_tcase (s, tc_caps);
   tcase_add_test (tc_caps, test_caps_change_midstream_follows_new_caps);
@@ -1553,6 +1700,11 @@ resnet50classify_suite (void)
   tcase_add_test (tc_labels,
       test_1001_class_model_with_1001_labels_uses_raw_index);
   tcase_add_test (tc_labels, test_builtin_labels_are_imagenet_names);
+  tcase_add_test (tc_labels,
+      test_1001_class_model_with_label_offset_1_uses_line_before);
+  tcase_add_test (tc_labels, test_negative_label_offset_skips_first_lines);
+  tcase_add_test (tc_labels,
+      test_1001_class_model_with_builtin_labels_and_offset_1);
 
   suite_add_tcase (s, tc_errors);
   tcase_add_test (tc_errors, test_no_model_posts_resource_not_found);
@@ -1566,6 +1718,8 @@ resnet50classify_suite (void)
   tcase_add_test (tc_errors, test_1001_class_model_with_1000_labels_fails);
   tcase_add_test (tc_errors, test_1001_class_model_with_builtin_labels_fails);
   tcase_add_test (tc_errors, test_1000_class_model_with_1001_labels_fails);
+  tcase_add_test (tc_errors,
+      test_label_offset_that_does_not_fit_names_both_counts);
   tcase_add_test (tc_errors, test_missing_labels_file_posts_resource_not_found);
   tcase_add_test (tc_errors, test_empty_labels_file_posts_library_settings);
   tcase_add_test (tc_errors, test_mean_with_two_values_posts_library_settings);

@@ -117,6 +117,18 @@ def batchnorm_models(outdir):
              name)
 
 
+def maxpool_ceil_model(outdir):
+    # Caffe's stem pool on a 6x6 input of negative values: kernel 3, stride
+    # 2, no padding, ceil_mode=1 gives 3x3 (floor: 2x2); the last row and
+    # column of windows hang one pixel past the input, and that pixel must
+    # not count (as a 0 it would win every such window).
+    g = Graph(13)
+    y = g.op("MaxPool", ["X"], out="Y", kernel_shape=[3, 3], strides=[2, 2],
+             pads=[0, 0, 0, 0], ceil_mode=1)
+    save(g.model([1, 1, 6, 6], y, [1, 1, 3, 3], in_name="X"), outdir,
+         "maxpool-ceil-negative.onnx")
+
+
 # ---- small ResNet-like CNNs, checked against torch.nn.functional -----------
 
 def small_cnn_params(seed, eps, small_var=False):
@@ -443,6 +455,7 @@ def main():
     torch.manual_seed(0)
     gemm_models(outdir)
     batchnorm_models(outdir)
+    maxpool_ceil_model(outdir)
     refused_models(outdir)
 
     rng = np.random.default_rng(2024)
@@ -460,6 +473,9 @@ def main():
     save(small_cnn_model(p, batch=1), outdir, "small-cnn-static-batch.onnx")
     save(small_cnn_model(p, tail="reshape-1", graph_name=""), outdir,
          "small-cnn-reshape-batch1.onnx")
+    # PyTorch's default graph name says nothing about the model.
+    save(small_cnn_model(p, graph_name="torch_jit"), outdir,
+         "small-cnn-torch-jit.onnx")
 
     # ONNX wants nodes sorted; a file that is not gets sorted at load.
     m = small_cnn_model(p)

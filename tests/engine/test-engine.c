@@ -370,6 +370,25 @@ test_batchnorm_epsilon_is_read_per_node (void)
   g_assert_cmpfloat_with_epsilon (y, 3.01511, 1e-5);
 }
 
+/* Issue 3, variant 4: MaxPool 3×3/2, no padding, ceil_mode=1 on a 6×6
+ * input x[r][c] = -(1 + 6r + c). The output is 3×3 (2×2 when ceil_mode is
+ * ignored); each window's maximum is its top-left element -(1 + 12i + 2j),
+ * and the padding grown at the end to round up must never win (it would
+ * give 0 in the last row and column). */
+static void
+test_ceil_mode_max_pool_rounds_up_without_padding_values (void)
+{
+  float x[36], y[9];
+  guint i, j;
+
+  for (i = 0; i < 36; i++)
+    x[i] = -(1.0f + i);
+  run_tiny ("maxpool-ceil-negative.onnx", x, 36, y, 9);
+  for (i = 0; i < 3; i++)
+    for (j = 0; j < 3; j++)
+      g_assert_cmpfloat (y[i * 3 + j], ==, -(1.0f + 12 * i + 2 * j));
+}
+
 /* ---- small CNNs against PyTorch ----------------------------------------- */
 
 static void
@@ -515,6 +534,7 @@ test_model_reports_name_geometry_and_classes (void)
   g_autoptr (Rn50Model) named = load ("small-cnn.onnx", 1,
       RN50_MODEL_FLAGS_NONE, &error);
   g_autoptr (Rn50Model) unnamed = NULL;
+  g_autoptr (Rn50Model) torch_named = NULL;
   guint c, h, w;
 
   g_assert_no_error (error);
@@ -532,6 +552,25 @@ test_model_reports_name_geometry_and_classes (void)
   g_assert_no_error (error);
   g_assert_cmpstr (rn50_model_get_name (unnamed), ==,
       "small-cnn-reshape-batch1.onnx");
+
+  /* An exporter's default graph name: the file's basename too. */
+  torch_named = load ("small-cnn-torch-jit.onnx", 1, RN50_MODEL_FLAGS_NONE,
+      &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (rn50_model_get_name (torch_named), ==,
+      "small-cnn-torch-jit.onnx");
+}
+
+/* A directory is not a model, and the message says so plainly. */
+static void
+test_directory_is_refused_as_not_found (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (Rn50Model) model = rn50_model_new_from_file (models_dir, &error);
+
+  g_assert_null (model);
+  g_assert_error (error, RN50_ERROR, RN50_ERROR_NOT_FOUND);
+  g_assert_nonnull (strstr (error->message, "is a directory"));
 }
 
 /* Running twice gives the same result and leaves the input tensor as the
@@ -576,6 +615,8 @@ main (int argc, char **argv)
     return 1;
   }
 
+  g_test_add_func ("/engine/directory-fails-with-not-found",
+      test_directory_is_refused_as_not_found);
   g_test_add_func ("/engine/missing-file-fails-with-not-found",
       test_missing_file_fails_with_not_found);
   g_test_add_func ("/engine/truncated-file-fails-with-parse-error",
@@ -612,6 +653,8 @@ main (int argc, char **argv)
       test_gemm_forms_give_exact_values);
   g_test_add_func ("/engine/batchnorm-epsilon-is-read-per-node",
       test_batchnorm_epsilon_is_read_per_node);
+  g_test_add_func ("/engine/ceil-mode-max-pool-rounds-up-without-padding",
+      test_ceil_mode_max_pool_rounds_up_without_padding_values);
   g_test_add_func ("/engine/small-cnn-matches-torch",
       test_small_cnn_matches_torch);
   g_test_add_func ("/engine/unsorted-nodes-are-run-in-dependency-order",

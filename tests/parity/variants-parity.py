@@ -1,15 +1,21 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: LGPL-2.1-or-later
 #
-# Model-form parity (test cases 14, 15 and 18): the same calibrated weights
-# written as the graphs different exporters produce — opsets 9 to 17; the tail
-# as Flatten, Reshape [1,-1], Reshape [0,-1] or Shape->Gather->Unsqueeze->
-# Concat->Reshape (Unsqueeze axes as attribute and as input); the classifier as
-# Gemm transB=0/1, Gemm alpha/beta, MatMul+Add, Gemm with a scalar C; BN with
-# epsilon 1e-3 and tiny running variances, unfolded and folded. For each, the
-# engine (rn50-infer) must match ONNX Runtime (max |logit diff| <= 1e-3 x max
-# |logit|, same ordered top-5), and forms of one function must give the engine
-# the same top-5 and scores (<= 1e-5) as the base model. Models with an
+# Model-form parity (test cases 13, 14, 15, 18 and 21, issue 3's variants):
+# the same calibrated weights written as the graphs different exporters
+# produce — opsets 9 to 17; the tail as Flatten, Reshape [1,-1], Reshape [0,-1]
+# or Shape->Gather->Unsqueeze->Concat->Reshape (Unsqueeze axes as attribute and
+# as input); the classifier as Gemm transB=0/1, Gemm alpha/beta, MatMul+Add,
+# Gemm with a scalar C; BN with epsilon 1e-3 and tiny running variances,
+# unfolded and folded; the model zoo's v1 and v2 (pre-activation) graphs; the
+# Caffe stem (max pool without padding, ceil_mode=1); a 1001-output head with
+# background at 0; static and dynamic batch. For each, the engine (rn50-infer)
+# must match ONNX Runtime (max |logit diff| <= 1e-4 x max |logit|, same
+# ordered top-5, and the model must be a useful oracle there), and forms of
+# one function must give the engine the same top-5 and scores (<= 1e-5) as the
+# base model. Where the graph allows a batch of 5, the engine's batch-5 run
+# must equal its batch-1 run (<= 1e-5); where it fixes the batch, the batch-5
+# load must fail naming the input or the Reshape node. Models with an
 # unsupported op must fail to load with a message naming the op type, the node
 # and the opset, and never crash. Variants are written one at a time from the
 # build's calibration files (about a second each) and deleted after use.
@@ -25,11 +31,19 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import paritylib as pl  # noqa: E402
 
-REL_TOL = 1e-3
+REL_TOL = 1e-4
 SAME_FUNCTION_TOL = 1e-5
+# What ONNX Runtime must show on every variant for it to be a useful oracle.
+MIN_DISTINCT_TOP1 = 4
+# A model computing the wrong stem geometry must miss by far more than REL_TOL.
+CONTROL_MIN_REL = 100 * REL_TOL
 
-# (name, calibration, generator options, group). Members of a group compute
-# the same function as the group's base; None: parity with ORT only.
+# (name, calibration, generator options, group[, checks]). Members of a group
+# compute the same function as the group's base; None: parity with ORT only.
+# checks: 'batch': N, the engine at batch N equals batch 1; 'batch_refused':
+# text the batch-5 load error must contain; 'control': generator options of a
+# model ONNX Runtime must find different (what a wrong engine would compute);
+# 'shifted': group whose outputs this model's outputs 1.. repeat.
 VARIANTS = [
     # case 14: tails and opsets
     ('opset9-flatten', 'tv', ['--opset', '9', '--tail', 'flatten'], 'tv'),
@@ -39,9 +53,29 @@ VARIANTS = [
     ('opset13-reshape0', 'tv', ['--opset', '13', '--tail', 'reshape0'], 'tv'),
     ('opset13-shape-chain', 'tv', ['--opset', '13', '--tail', 'shape'], 'tv'),
     ('opset17-reshape', 'tv', ['--opset', '17', '--tail', 'reshape'], 'tv'),
-    ('opset17-dynamic-batch', 'tv', ['--opset', '17', '--batch', 'dynamic'], 'tv'),
+    ('opset17-dynamic-batch', 'tv', ['--opset', '17', '--batch', 'dynamic'], 'tv',
+     {'batch': 5}),
+    # case 13: a dynamic input, but a Reshape to the constant batch 1
+    ('opset13-dynamic-batch-reshape1', 'tv',
+     ['--opset', '13', '--batch', 'dynamic', '--tail', 'reshape'], 'tv',
+     {'batch_refused': "node '/Reshape'"}),
+    # issue 3 variant 2: the model zoo's resnet50-v1 graphs
     ('v1-opset11-folded-flatten', 'v1',
      ['--style', 'v1', '--opset', '11', '--fold-bn', '--tail', 'flatten'], 'v1'),
+    # variant 3: resnet50-v2, pre-activation; only BNs after a conv fold
+    ('v2-opset13', 'v2', ['--style', 'v2', '--opset', '13'], 'v2'),
+    ('v2-opset11-folded-reshape', 'v2',
+     ['--style', 'v2', '--opset', '11', '--fold-bn', '--tail', 'reshape'], 'v2'),
+    ('v2-opset17-shape-chain-dynamic-batch', 'v2',
+     ['--style', 'v2', '--opset', '17', '--tail', 'shape', '--batch', 'dynamic'], 'v2',
+     {'batch': 5}),
+    # variant 4: Caffe stem, 3x3/2 max pool without padding, ceil_mode=1
+    ('caffe-stem-ceil-mode', 'tv', ['--opset', '13', '--stem', 'caffe'], 'caffe-stem',
+     {'control': ['--opset', '13', '--stem', 'caffe-floor']}),
+    ('caffe-stem-ceil-mode-folded-opset10', 'tv',
+     ['--opset', '10', '--stem', 'caffe', '--fold-bn', '--tail', 'reshape'], 'caffe-stem'),
+    # variant 6: 1001 outputs, background at 0, then the 1000 classes
+    ('background-1001', 'tv', ['--opset', '13', '--background'], None, {'shifted': 'tv'}),
     # case 15: classifier forms
     ('fc-gemm-transb0', 'tv', ['--opset', '13', '--fc', 'gemm-notrans'], 'tv'),
     ('fc-gemm-alpha2-beta0.5', 'tv', ['--opset', '13', '--fc', 'gemm-scaled'], 'tv'),
@@ -75,13 +109,13 @@ class Runner:
                     'make-resnet50.py')
         return path
 
-    def engine_start(self, model):
+    def engine_start(self, model, batch=1):
         """Starts rn50-infer on model; engine_finish() collects its logits. Run
         beside ONNX Runtime: the two single-threaded runs share the 2 cores."""
         out = os.path.join(self.args.work_dir, 'engine.f32')
         if os.path.exists(out):
             os.unlink(out)
-        argv = [self.args.rn50_infer, model, self.inp, out]
+        argv = [self.args.rn50_infer, '--batch', str(batch), model, self.inp, out]
         proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                 universal_newlines=True)
         return proc, argv, out
@@ -96,8 +130,21 @@ class Runner:
         os.unlink(out)
         return got.reshape(self.tensors.shape[0], -1)
 
-    def engine(self, model):
-        return self.engine_finish(self.engine_start(model))
+    def engine(self, model, batch=1):
+        return self.engine_finish(self.engine_start(model, batch))
+
+    def engine_refused(self, model, batch):
+        """rn50-infer must fail cleanly (exit 1) on model; returns its output."""
+        out = os.path.join(self.args.work_dir, 'refused.f32')
+        p = subprocess.run([self.args.rn50_infer, '--batch', str(batch), model, self.inp, out],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           universal_newlines=True)
+        if os.path.exists(out):
+            os.unlink(out)
+        if p.returncode != 1:
+            raise pl.Failure('rn50-infer --batch %d %s: exit status %d, expected a clean '
+                             'error (1):\n%s' % (batch, model, p.returncode, p.stdout))
+        return p.stdout.strip()
 
 
 def check_parity(name, got, ref):
@@ -114,6 +161,10 @@ def check_parity(name, got, ref):
             raise pl.Failure('%s, image %d: max |logit diff| %.3e x max |logit| > %.0e'
                              % (name, i, rel, REL_TOL))
         pl.check_topk_order(pl.topk(got[i], 5), ref[i], 1e-6 * scale, '%s, image %d' % (name, i))
+    distinct = len(set(ref.argmax(axis=1).tolist()))
+    if distinct < MIN_DISTINCT_TOP1:
+        raise pl.Failure('%s: only %d distinct top-1 classes under ONNX Runtime: not a '
+                         'useful oracle' % (name, distinct))
     return worst
 
 
@@ -133,6 +184,57 @@ def check_same_function(name, got, base, base_name):
     return worst_p, worst_rel
 
 
+def run_checks(r, name, path, checks, calibration, got, ref, bases):
+    """The per-variant extra checks of VARIANTS (see there)."""
+    if 'batch' in checks:
+        n = checks['batch']
+        batched = r.engine(path, batch=n)
+        dl = (np.abs(batched - got).max(axis=1) / np.abs(got).max(axis=1)).max()
+        for i in range(got.shape[0]):
+            if list(pl.topk(batched[i], 5)) != list(pl.topk(got[i], 5)):
+                raise pl.Failure('%s, image %d: top-5 at batch %d %s, at batch 1 %s'
+                                 % (name, i, n, pl.topk(batched[i], 5).tolist(),
+                                    pl.topk(got[i], 5).tolist()))
+        if dl > SAME_FUNCTION_TOL:
+            raise pl.Failure('%s: batch %d differs from batch 1 by %.2e x max |logit|'
+                             % (name, n, dl))
+        pl.log('%-34s batch %d vs batch 1: logits %.1e, same top-5' % ('', n, dl))
+    if 'batch_refused' in checks:
+        text = r.engine_refused(path, 5)
+        if checks['batch_refused'] not in text or 'batch' not in text:
+            raise pl.Failure('%s at batch 5: the error does not name %s and the batch: %s'
+                             % (name, checks['batch_refused'], text))
+        pl.log('%-34s batch 5 refused: %s' % ('', text.splitlines()[-1]))
+    if 'control' in checks:
+        control = r.make(name + '-control', calibration, checks['control'])
+        try:
+            wrong = pl.run_ort(r.ort, control, r.tensors)
+        finally:
+            os.unlink(control)
+        rel = (np.abs(wrong - ref).max(axis=1) / np.abs(ref).max(axis=1)).min()
+        if rel < CONTROL_MIN_REL:
+            raise pl.Failure('%s: the control (%s) differs by only %.2e x max |logit|, so '
+                             'this test could not tell them apart'
+                             % (name, ' '.join(checks['control']), rel))
+        pl.log('%-34s control %s: ONNX Runtime differs by >= %.2e x max |logit|'
+               % ('', ' '.join(checks['control']), rel))
+    if 'shifted' in checks:
+        bname, base = bases[checks['shifted']]
+        if got.shape[1] != base.shape[1] + 1:
+            raise pl.Failure('%s: %d outputs, expected %d' % (name, got.shape[1],
+                                                               base.shape[1] + 1))
+        dl = (np.abs(got[:, 1:] - base).max(axis=1) / np.abs(base).max(axis=1)).max()
+        if dl > SAME_FUNCTION_TOL:
+            raise pl.Failure('%s: outputs 1.. differ from %s by %.2e x max |logit|'
+                             % (name, bname, dl))
+        in_top5 = sum(0 in pl.topk(ref[i], 5) for i in range(ref.shape[0]))
+        if in_top5 == 0:
+            raise pl.Failure('%s: output 0 is in no top-5; the test would not exercise it'
+                             % name)
+        pl.log('%-34s outputs 1.. vs %s: logits %.1e; output 0 in %d top-5s'
+               % ('', bname, dl, in_top5))
+
+
 def run(args):
     os.makedirs(args.work_dir, exist_ok=True)
     tensors = np.stack([pl.torchvision_tensor(pl.load_rgb(p)) for p in args.images])
@@ -140,12 +242,24 @@ def run(args):
     tensors.tofile(inp)
     r = Runner(args, inp, tensors)
     calibration = {'tv': args.calibration_tv, 'v1': args.calibration_v1,
-                   'eps': args.calibration_eps}
+                   'eps': args.calibration_eps, 'v2': args.calibration_v2}
     failures = []
     bases = {'tv': (os.path.basename(args.base_tv), r.engine(args.base_tv)),
              'v1': (os.path.basename(args.base_v1), r.engine(args.base_v1))}
 
-    for name, cal, options, group in VARIANTS:
+    # Case 13 (a): a static input [1,3,224,224] fixes the batch.
+    try:
+        text = r.engine_refused(args.base_tv, 5)
+        if 'dimension 0 = 1' not in text:
+            raise pl.Failure('%s at batch 5: the error does not name input dimension 0 = 1: %s'
+                             % (os.path.basename(args.base_tv), text))
+        pl.log('%-34s batch 5 refused: %s' % ('static-input-batch1', text.splitlines()[-1]))
+    except pl.Failure as e:
+        pl.log('FAIL: %s' % e)
+        failures.append('static-input-batch1')
+
+    for name, cal, options, group, *more in VARIANTS:
+        checks = more[0] if more else {}
         path = None
         try:
             path = r.make(name, calibration[cal], options)
@@ -167,6 +281,7 @@ def run(args):
                     dp, dl = check_same_function(name, got, base, bname)
                     line += '   vs %s: scores %.1e, logits %.1e' % (bname, dp, dl)
             pl.log(line + '   top-1 %s' % ref.argmax(axis=1).tolist())
+            run_checks(r, name, path, checks, calibration[cal], got, ref, bases)
         except pl.Failure as e:
             pl.log('FAIL: %s' % e)
             failures.append(name)
@@ -218,6 +333,7 @@ def main():
     p.add_argument('--calibration-tv', required=True)
     p.add_argument('--calibration-v1', required=True)
     p.add_argument('--calibration-eps', required=True)
+    p.add_argument('--calibration-v2', required=True)
     p.add_argument('--base-tv', required=True, help='test_model (torchvision, opset 13)')
     p.add_argument('--base-v1', required=True, help='test_model_v1')
     p.add_argument('--work-dir', required=True)
