@@ -13,5 +13,12 @@ fi
 model=$1
 video=$2
 shift 2
-set -- $(for p in "$@"; do printf -- '--set %s ' "$p"; done)
+# Turn each prop=value into "--set prop=value", keeping values with spaces
+# (mean="<0.5, 0.5, 0.5>") whole.
+n=$#
+while [ "$n" -gt 0 ]; do
+  set -- "$@" --set "$1"
+  shift
+  n=$((n - 1))
+done
 exec "$here/pipelines/classify.py" --model "$model" --file "$video" "$@"

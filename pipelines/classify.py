@@ -26,6 +26,14 @@ def format_time(ns):
     return "%d:%02d:%02d.%09d" % (s // 3600, s // 60 % 60, s % 60, ns)
 
 
+def quote_assignment(assignment):
+    """prop=value -> prop="value" for the launch-line parser."""
+    name, sep, value = assignment.partition("=")
+    if not sep or not name:
+        raise SystemExit("classify.py: --set wants PROP=VALUE, got %r" % assignment)
+    return '%s="%s"' % (name, value.replace("\\", "\\\\").replace('"', '\\"'))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -39,24 +47,27 @@ def main():
     args = ap.parse_args()
 
     Gst.init(None)
-    # Paths and values are set as properties rather than pasted into the
-    # launch line, so spaces and quotes in file names need no escaping.
+    # Paths are set as properties rather than pasted into the launch line, so
+    # spaces and quotes in file names need no escaping. The --set values go
+    # through the parser, which refuses unknown properties and bad values.
     if args.file:
         source = "filesrc name=source ! decodebin"
     else:
         source = "v4l2src name=source"
-    pipeline = Gst.parse_launch(
-        "%s ! videoconvert ! resnet50classify name=classify post-messages=true "
-        "! fakesink sync=%s" % (source, "true" if args.camera else "false"))
+    extra = " ".join(quote_assignment(a) for a in args.set)
+    try:
+        pipeline = Gst.parse_launch(
+            "%s ! videoconvert ! resnet50classify name=classify post-messages=true %s "
+            "! fakesink sync=%s" % (source, extra, "true" if args.camera else "false"))
+    except GLib.Error as e:
+        print("classify.py: %s" % e.message, file=sys.stderr)
+        return 2
     pipeline.get_by_name("source").set_property(
         "location" if args.file else "device", args.file or args.camera)
     classify = pipeline.get_by_name("classify")
     classify.set_property("model-location", args.model)
     if args.labels:
         classify.set_property("labels-location", args.labels)
-    for assignment in args.set:
-        name, _, value = assignment.partition("=")
-        Gst.util_set_object_arg(classify, name, value)
     loop = GLib.MainLoop()
     status = {"code": 0, "frames": 0}
 
