@@ -101,6 +101,9 @@ struct _Rn50Preprocessor
    * consecutive luma rows sharing a chroma row do not redo the work. */
   gint16 *chroma_cache[2][2];   /* [slot][U or V] */
   gint chroma_cache_row[2];
+  /* Chroma samples sit on the even luma columns (MPEG-2 siting) rather
+   * than between two columns: see rn50_preprocessor_set_chroma_siting(). */
+  gboolean chroma_h_cosited;
 
   /* Scratch: one converted source row (h.src_end - h.src_begin pixels), a
    * ring of horizontally filtered rows (ring_rows × content_width pixels),
@@ -426,24 +429,31 @@ setup_yuv_tables (Rn50Preprocessor * pre, const Rn50YuvMatrix * yuv,
 /* Chroma upsampling, also as videoconvert 1.22 does it with its default
  * settings, which differ by format:
  * - I420 → RGB takes a fast path that replicates each chroma sample over
- *   its 2×2 block (no interpolation);
- * - NV12 and YUY2 go through the generic path, whose chroma resampler
- *   (default method "linear") interpolates 3/4 + 1/4 between neighbouring
- *   samples assuming centred siting, first horizontally (rounded to 8 bits)
- *   then vertically (rounded again), whatever chroma-site the caps give;
- *   the first row/column, and the last one when the luma size is even,
- *   copy the nearest sample.
+ *   its 2×2 block (no interpolation), at every size;
+ * - NV12 and YUY2 go through the generic path ("no fastpath found"), whose
+ *   chroma resampler (default method "linear") works first horizontally
+ *   (rounded to 8 bits) then vertically (rounded again), as the siting
+ *   the converter is given says (see rn50_preprocessor_set_chroma_siting()).
+ *   Horizontally centred, it interpolates 3/4 + 1/4 between neighbouring
+ *   samples; horizontally cosited (MPEG-2, the HD default), even columns
+ *   copy their sample and odd columns average the two neighbours,
+ *   (a + b + 1) >> 1. Vertically centred, rows interpolate 3/4 + 1/4;
+ *   vertically cosited, 1.22 simply repeats each chroma row over its two
+ *   luma rows (measured). The first row/column, and the last one when the
+ *   luma size is even and has no right/lower neighbour, copy the nearest
+ *   sample.
  * Following each exactly keeps I420/NV12 input within rounding of
  * "videoconvert ! video/x-raw,format=RGB" (the reference of the parity
  * test), and replicating is also the cheapest choice for I420. */
 
-/* Vertical taps for luma row @y of a frame @height rows high (linear). */
+/* Vertical taps for luma row @y of a frame @height rows high (linear;
+ * repeated rows when vertically cosited). */
 static Rn50ChromaTap
-chroma_tap_linear (guint y, guint height)
+chroma_tap_linear (guint y, guint height, gboolean v_cosited)
 {
   Rn50ChromaTap t;
 
-  if (y == 0 || (y % 2 == 1 && y + 1 >= height)) {
+  if (v_cosited || y == 0 || (y % 2 == 1 && y + 1 >= height)) {
     t.a = t.b = y / 2;
     t.wa = 4;
   } else if (y % 2 == 1) {
@@ -469,6 +479,21 @@ chroma_row_upsample (const Rn50Preprocessor * pre, const guint8 * c,
 {
   guint x0 = pre->h.src_begin, x1 = pre->h.src_end, w = pre->width;
   guint x;
+
+  if (pre->chroma_h_cosited) {
+    /* even x: c[x/2] */
+    for (x = (x0 + 1) & ~1u; x < x1; x += 2)
+      out[x - x0] = c[(x / 2) * step];
+    /* odd x < w - 1: (c[x/2] + c[x/2 + 1] + 1) >> 1 */
+    for (x = x0 | 1; x < x1 && x + 1 < w; x += 2) {
+      guint k = x / 2;
+      out[x - x0] = (gint16) ((c[k * step] + c[(k + 1) * step] + 1) >> 1);
+    }
+    /* the last column of an even width has no right neighbour */
+    if (w % 2 == 0 && x1 == w)
+      out[w - 1 - x0] = c[((w - 1) / 2) * step];
+    return;
+  }
 
   /* odd x < w - 1: (3 c[x/2] + c[x/2 + 1] + 2) >> 2 */
   for (x = x0 | 1; x < x1 && x + 1 < w; x += 2) {
@@ -739,7 +764,7 @@ setup_converter (Rn50Preprocessor * pre, const Rn50YuvMatrix * yuv,
   if (pre->format == RN50_PIXEL_FORMAT_NV12) {
     pre->chroma_row = g_new (Rn50ChromaTap, pre->height);
     for (i = 0; i < pre->height; i++)
-      pre->chroma_row[i] = chroma_tap_linear (i, pre->height);
+      pre->chroma_row[i] = chroma_tap_linear (i, pre->height, FALSE);
   }
   return TRUE;
 }
@@ -849,6 +874,41 @@ rn50_preprocessor_new (const Rn50PreprocessConfig * config,
 fail:
   rn50_preprocessor_free (pre);
   return NULL;
+}
+
+/* The siting videoconvert 1.22 uses is the chroma_site of the
+ * GstVideoInfo that gst_video_info_from_caps() makes of the caps, and that
+ * is not simply the caps' chroma-site: when the caps carry no colorimetry
+ * (raw sources such as videotestsrc, plain capsfilters), the default
+ * colorimetry 1.22 then applies also overwrites chroma_site with the
+ * default for the size, horizontally cosited above 576 rows (with BT.709)
+ * and centred ("jpeg") up to 576 rows (with BT.601); caps with colorimetry
+ * keep their chroma-site, and a missing one stays "unknown", which the
+ * resampler treats as centred. Only the element has the caps, so it passes
+ * the H_COSITED and V_COSITED bits of that field here. Measured against
+ * videoconvert: NV12 and YUY2 without colorimetry at 1920×1080, 1281×721
+ * and 1280×577, and with colorimetry and chroma-site=mpeg2 at any size
+ * (7×5 to 1920×1080), match the horizontally cosited filter exactly (0
+ * differing values); without colorimetry at 1280×576 and smaller, and
+ * with colorimetry but no chroma-site at any size, the centred one; NV12
+ * with chroma-site=v-cosited or cosited, the repeated rows. The default
+ * is centred on both axes. I420 ignores the setting (its fast path
+ * replicates chroma at every size), YUY2 has no vertical subsampling. */
+void
+rn50_preprocessor_set_chroma_siting (Rn50Preprocessor * pre,
+    gboolean h_cosited, gboolean v_cosited)
+{
+  guint i;
+
+  g_return_if_fail (pre != NULL);
+
+  pre->chroma_h_cosited = h_cosited;
+  if (pre->chroma_row != NULL) {
+    for (i = 0; i < pre->height; i++)
+      pre->chroma_row[i] = chroma_tap_linear (i, pre->height, v_cosited);
+  }
+  /* cached chroma rows may have been upsampled with the other filter */
+  pre->chroma_cache_row[0] = pre->chroma_cache_row[1] = -1;
 }
 
 void

@@ -88,6 +88,14 @@ typedef struct _Rn50Preprocessor Rn50Preprocessor;
 Rn50Preprocessor *rn50_preprocessor_new (const Rn50PreprocessConfig * config,
     Rn50PixelFormat format, guint width, guint height,
     const Rn50YuvMatrix * yuv, GError ** error);
+/* Chroma siting of NV12/YUY2 frames, as GstVideoInfo's chroma_site gives
+ * it: @h_cosited when chroma samples sit on the even luma columns
+ * (GST_VIDEO_CHROMA_SITE_H_COSITED, e.g. "mpeg2"), @v_cosited on the even
+ * rows (GST_VIDEO_CHROMA_SITE_V_COSITED); FALSE (the default) for centred.
+ * Pass what gst_video_info_from_caps() gave so that chroma is upsampled as
+ * videoconvert does. */
+void rn50_preprocessor_set_chroma_siting (Rn50Preprocessor * pre,
+    gboolean h_cosited, gboolean v_cosited);
 void rn50_preprocessor_free (Rn50Preprocessor * pre);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (Rn50Preprocessor, rn50_preprocessor_free);
 

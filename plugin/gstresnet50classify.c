@@ -732,6 +732,22 @@ gst_resnet50_classify_yuv_matrix (const GstVideoInfo * info,
   yuv->full_range = info->colorimetry.range == GST_VIDEO_COLOR_RANGE_0_255;
 }
 
+/* videoconvert upsamples chroma as the GstVideoInfo's chroma_site says
+ * (for caps without colorimetry, GStreamer 1.22 puts the size's default
+ * there: cosited horizontally above 576 rows): follow the same field. */
+static void
+gst_resnet50_classify_chroma_siting (Rn50Preprocessor * pre,
+    const GstVideoInfo * info)
+{
+  GstVideoChromaSite site = GST_VIDEO_INFO_CHROMA_SITE (info);
+
+  if (!GST_VIDEO_INFO_IS_YUV (info))
+    return;
+  rn50_preprocessor_set_chroma_siting (pre,
+      (site & GST_VIDEO_CHROMA_SITE_H_COSITED) != 0,
+      (site & GST_VIDEO_CHROMA_SITE_V_COSITED) != 0);
+}
+
 static gboolean
 gst_resnet50_classify_set_caps (GstBaseTransform * trans, GstCaps * incaps,
     GstCaps * outcaps)
@@ -766,6 +782,7 @@ gst_resnet50_classify_set_caps (GstBaseTransform * trans, GstCaps * incaps,
       self->pre_height == (guint) GST_VIDEO_INFO_HEIGHT (&info) &&
       self->pre_yuv.kr == yuv.kr && self->pre_yuv.kb == yuv.kb &&
       self->pre_yuv.full_range == yuv.full_range) {
+    gst_resnet50_classify_chroma_siting (self->pre, &info);
     self->info = info;
     return TRUE;
   }
@@ -786,6 +803,8 @@ gst_resnet50_classify_set_caps (GstBaseTransform * trans, GstCaps * incaps,
       GST_VIDEO_INFO_NAME (&info), GST_VIDEO_INFO_WIDTH (&info),
       GST_VIDEO_INFO_HEIGHT (&info), yuv.kr, yuv.kb,
       yuv.full_range ? "full" : "limited");
+
+  gst_resnet50_classify_chroma_siting (pre, &info);
 
   rn50_preprocessor_free (self->pre);
   self->pre = pre;

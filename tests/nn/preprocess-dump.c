@@ -82,6 +82,8 @@ main (int argc, char **argv)
   gchar *format_name = NULL, *mode = NULL, *preset = NULL, *matrix = NULL;
   gint width = 0, height = 0, out_size = 224, bench = 0;
   gboolean full_range = FALSE;
+  gboolean h_cosited = FALSE;
+  gboolean v_cosited = FALSE;
   GOptionEntry entries[] = {
     {"format", 'f', 0, G_OPTION_ARG_STRING, &format_name,
         "Pixel format (RGB, BGR, RGBx, …, I420, NV12, YUY2, GRAY8)", "FMT"},
@@ -96,6 +98,10 @@ main (int argc, char **argv)
         "YUV matrix: bt601 (default), bt709 or bt2020", "M"},
     {"full-range", 0, 0, G_OPTION_ARG_NONE, &full_range,
         "YUV samples use the full 0-255 range", NULL},
+    {"h-cosited", 0, 0, G_OPTION_ARG_NONE, &h_cosited,
+        "NV12/YUY2 chroma is horizontally cosited (chroma-site mpeg2)", NULL},
+    {"v-cosited", 0, 0, G_OPTION_ARG_NONE, &v_cosited,
+        "NV12 chroma is vertically cosited (chroma-site v-cosited)", NULL},
     {"size", 's', 0, G_OPTION_ARG_INT, &out_size, "Tensor side (224)", "N"},
     {"bench", 'b', 0, G_OPTION_ARG_INT, &bench,
         "Also time N runs and print ms per frame", "N"},
@@ -195,6 +201,7 @@ main (int argc, char **argv)
       &yuv, &error);
   if (pre == NULL)
     goto out;
+  rn50_preprocessor_set_chroma_siting (pre, h_cosited, v_cosited);
 
   tensor_bytes = sizeof (float) * 3 * out_size * (gsize) out_size;
   tensor = g_malloc (tensor_bytes);

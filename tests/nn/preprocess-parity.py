@@ -8,7 +8,9 @@
 #   whole frame to the fitted size, padded with the mean; caffe against the
 #   same resize followed by BGR mean subtraction written here.
 # - YUV frames (I420, NV12, YUY2; BT.601/BT.709 limited, BT.601 full):
-#   GStreamer's own videoconvert to RGB, then torchvision as above.
+#   GStreamer's own videoconvert to RGB, then torchvision as above; NV12
+#   and YUY2 also with cosited chroma (chroma-site mpeg2, v-cosited,
+#   cosited: --h-cosited, --v-cosited).
 # Real images (PIL, convert('RGB')) and synthetic ones whose sizes exercise
 # crop rounding, tiny and extreme aspect ratios. The criterion is the
 # issue's: |ours - reference| * std <= 2/255 for every value, i.e. within 2
@@ -154,12 +156,14 @@ def yuv_frames(Y, U, V, fmt):
     return row.tobytes(), [row]
 
 
-def videoconvert_to_rgb(Gst, GstVideo, fmt, w, h, planes, colorimetry):
+def videoconvert_to_rgb(Gst, GstVideo, fmt, w, h, planes, colorimetry,
+                        chroma_site=None):
     """Lays the planes out as GStreamer says (GstVideoInfo offsets and
     strides), converts with videoconvert, returns an h x w x 3 array."""
+    site = f',chroma-site={chroma_site}' if chroma_site else ''
     caps = Gst.Caps.from_string(
         f'video/x-raw,format={fmt},width={w},height={h},framerate=1/1,'
-        f'colorimetry={colorimetry}')
+        f'colorimetry={colorimetry}{site}')
     info = GstVideo.VideoInfo.new_from_caps(caps)
     buf = bytearray(info.size)
     for i, p in enumerate(planes):
@@ -199,22 +203,29 @@ MATRICES = [
 ]
 
 
-def yuv_cases(report, dump, tmp, gst, name, pil, formats, matrices):
+def yuv_cases(report, dump, tmp, gst, name, pil, formats, matrices,
+              chroma_site=None):
+    """chroma_site 'mpeg2', 'v-cosited' or 'cosited': the caps say so and
+    the dump gets --h-cosited and/or --v-cosited (videoconvert's generic
+    path, taken by NV12 and YUY2, upsamples chroma for that siting)."""
     Gst, GstVideo = gst
     a = np.asarray(pil, dtype=np.uint8)
     h, w = a.shape[:2]
     worst = 0.0
+    site_opts = {'mpeg2': ('--h-cosited',), 'v-cosited': ('--v-cosited',),
+                 'cosited': ('--h-cosited', '--v-cosited')}.get(chroma_site, ())
+    label = f' {chroma_site}' if chroma_site else ''
     for mname, colorimetry, kr, kb, full, opts in matrices:
         Y, U, V = rgb_to_yuv(a, kr, kb, full)
         for fmt in formats:
             raw, planes = yuv_frames(Y, U, V, fmt)
             rgb = videoconvert_to_rgb(Gst, GstVideo, fmt, w, h, planes,
-                                      colorimetry)
+                                      colorimetry, chroma_site)
             ref = reference(Image.fromarray(rgb), 'center-crop')
-            ours = run_dump(dump, tmp, fmt, w, h, raw, opts)
+            ours = run_dump(dump, tmp, fmt, w, h, raw, opts + site_opts)
             worst = max(worst, report.check(
-                f'{name} {w}x{h} {fmt} {mname} vs videoconvert', ours, ref,
-                STD[:, None, None] * 255))
+                f'{name} {w}x{h} {fmt} {mname}{label} vs videoconvert', ours,
+                ref, STD[:, None, None] * 255))
     return worst
 
 
@@ -255,6 +266,17 @@ def main():
             worst_yuv = max(worst_yuv, yuv_cases(
                 report, args.dump, tmp, gst, name, pil,
                 ('I420', 'NV12', 'YUY2'), MATRICES[:1]))
+            # MPEG-2 (horizontally cosited) chroma, the HD default: odd and
+            # even widths, odd heights, every matrix at 1920x1080.
+            if (w, h) in ((321, 241), (7, 5), (1920, 1080)):
+                worst_yuv = max(worst_yuv, yuv_cases(
+                    report, args.dump, tmp, gst, name, pil, ('NV12', 'YUY2'),
+                    MATRICES if w == 1920 else MATRICES[:1], 'mpeg2'))
+            if (w, h) == (321, 241):
+                for site in ('v-cosited', 'cosited'):
+                    worst_yuv = max(worst_yuv, yuv_cases(
+                        report, args.dump, tmp, gst, name, pil, ('NV12',),
+                        MATRICES[:1], site))
 
         # Case 4 (a): 1-px black/white vertical stripes, every mode.
         stripes = np.zeros((1080, 1920, 3), np.uint8)
