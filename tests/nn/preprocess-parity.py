@@ -200,6 +200,9 @@ MATRICES = [
     ('BT.709', 'bt709', 0.2126, 0.0722, False, ('--matrix', 'bt709')),
     ('BT.601 full', '1:4:0:0', 0.299, 0.114, True,
      ('--matrix', 'bt601', '--full-range')),
+    # range 1 = 0-255, matrix 3 = BT.709 (GstVideoColorRange/-Matrix values)
+    ('BT.709 full', '1:3:0:0', 0.2126, 0.0722, True,
+     ('--matrix', 'bt709', '--full-range')),
 ]
 
 
