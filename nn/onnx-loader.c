@@ -538,6 +538,12 @@ rn50_onnx_node_get_string (const Onnx__NodeProto * node, const char *name,
   if (!attr_check_type (node, attr,
           ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING, attr->has_s, error))
     return FALSE;
-  *value = g_strndup ((const char *) attr->s.data, attr->s.len);
+  /* A STRING attribute whose value was left out decodes with s.data NULL,
+   * and g_strndup (NULL, 0) is NULL: callers compare the result, so give
+   * them the empty string (found by tests/fuzz). */
+  if (attr->s.data == NULL || attr->s.len == 0)
+    *value = g_strdup ("");
+  else
+    *value = g_strndup ((const char *) attr->s.data, attr->s.len);
   return TRUE;
 }
