@@ -16,7 +16,6 @@
 
 import argparse
 import os
-import subprocess
 import sys
 import tempfile
 
@@ -71,8 +70,8 @@ def element_check(runner, args, failures):
                 failures.append('%s: %d messages' % (image, len(run.messages)))
                 continue
             s = run.messages[0]
-            ids = [int(v) for v in gstrun.value_list(s.get_value('class-ids'))]
-            scores = np.array([float(v) for v in gstrun.value_list(s.get_value('scores'))])
+            results = gstrun.message_results(s)
+            ids, scores = results['ids'], results['scores']
             tensor = gstrun.tensor_from_bytes(run.props['input-tensor'])
             if preset:
                 caffe_tensors[image] = tensor

@@ -40,11 +40,7 @@ def classify(model, image, extra=''):
     if len(run.messages) != 1:
         raise pl.Failure('%s: %d messages for one image' % (image, len(run.messages)))
     s = run.messages[0]
-    msg = {
-        'ids': [int(v) for v in gstrun.value_list(s.get_value('class-ids'))],
-        'labels': [str(v) for v in gstrun.value_list(s.get_value('labels'))],
-        'scores': np.array([float(v) for v in gstrun.value_list(s.get_value('scores'))]),
-    }
+    msg = gstrun.message_results(s)
     tensor = gstrun.tensor_from_bytes(run.props['input-tensor'])
     if tensor is None:
         raise pl.Failure('%s: input-tensor is NULL after a frame' % image)

@@ -28,6 +28,15 @@ def value_list(v):
     return list(v)
 
 
+def message_results(s):
+    """The class ids, labels and scores of one resnet50classify message."""
+    return {
+        'ids': [int(v) for v in value_list(s.get_value('class-ids'))],
+        'labels': [str(v) for v in value_list(s.get_value('labels'))],
+        'scores': np.array([float(v) for v in value_list(s.get_value('scores'))]),
+    }
+
+
 def frame_from_sample(sample):
     """H x W x C uint8 array of a packed RGB sample, honouring the stride."""
     caps = sample.get_caps()
