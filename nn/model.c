@@ -10,7 +10,16 @@
  * allocation and no primitive creation per frame. */
 #include "model.h"
 
+#include <float.h>
+#include <math.h>
 #include <string.h>
+#include <sys/stat.h>
+
+#include <glib/gstdio.h>
+#include <omp.h>
+#if defined(__SSE2__)
+#include <xmmintrin.h>
+#endif
 
 #include "dnnl-check.h"
 #include "graph.h"
@@ -40,42 +49,69 @@ typedef struct
   gsize offset;                 /* on roots in the arena */
 } Buf;
 
+/* Step argument that is not an activation: a constant (weights, bias,
+ * statistics) shared by every instance, or the step's scratchpad, which
+ * each instance places in its own scratchpad buffer. */
+#define ARG_CONSTANT (-1)
+#define ARG_SCRATCHPAD (-2)
+
 typedef struct
 {
   dnnl_primitive_t primitive;
   int n_args;
-  dnnl_exec_arg_t args[RN50_MAX_ARGS];
-  gint arg_buf[RN50_MAX_ARGS];  /* buf of each arg, -1 for weights etc. */
+  dnnl_exec_arg_t args[RN50_MAX_ARGS];  /* constants; activations unbound */
+  gint arg_buf[RN50_MAX_ARGS];  /* buf of each arg, or ARG_* */
+  dnnl_memory_desc_t scratchpad_md;     /* when an arg is ARG_SCRATCHPAD */
   char *label;
 } Step;
 
-struct _Rn50Model
+/* What several elements loading the same file share: the primitives, the
+ * weights in oneDNN's layouts and the plan of where each activation lives.
+ * Immutable once built, so any number of threads may execute its primitives
+ * at once, each on its own Rn50Model (buffers, memory objects, stream);
+ * oneDNN primitives are thread-safe when every execution brings its own
+ * memory, scratchpad included. Reference-counted; the process-wide cache
+ * below hands out one per (file, batch, threads, flags). */
+typedef struct
 {
+  gint ref_count;               /* atomic */
+  char *cache_key;              /* NULL when not in the cache */
   char *name;
   guint batch;
+  guint threads;                /* OpenMP threads the primitives run with */
   guint channels, height, width;        /* per image */
   gsize input_elements;         /* per run: batch × C × H × W */
   guint num_classes;            /* per image */
   gboolean probabilities;
+  gsize arena_bytes;            /* activations of one run, reused slots */
+  gsize scratchpad_bytes;       /* largest scratchpad of any step */
 
+  dnnl_engine_t engine;
+  dnnl_stream_t stream;         /* load-time reorders of the weights */
+  GArray *steps;                /* Step */
+  GArray *bufs;                 /* Buf: layout and arena place of views */
+  GPtrArray *memories;          /* every dnnl_memory_t created at load */
+} Rn50Network;
+
+/* One user of a network: its own input, output, activations, scratchpad
+ * and stream. */
+struct _Rn50Model
+{
+  Rn50Network *net;
   float *input;
   float *output;
   guint8 *arena;
-  gsize arena_bytes;
   guint8 *scratchpad;
-  gsize scratchpad_bytes;
-
-  dnnl_engine_t engine;
   dnnl_stream_t stream;
-  GArray *steps;                /* Step */
-  GPtrArray *memories;          /* every dnnl_memory_t we created */
-  GPtrArray *scratch_memories;  /* per-step scratchpads, share one buffer */
+  dnnl_memory_t *buf_memories;  /* one per net->bufs */
+  dnnl_memory_t *scratch_memories;      /* one per step, NULL if none */
+  dnnl_exec_arg_t *args;        /* per step, RN50_MAX_ARGS each, bound */
 };
 
 /* Load-time state of the lowering. */
 typedef struct
 {
-  Rn50Model *model;
+  Rn50Network *net;
   const Rn50Graph *graph;
   GArray *bufs;                 /* Buf */
   gint *value_buf;              /* graph value → buf, -1 until produced */
@@ -100,9 +136,9 @@ new_buf (Lower * L, const dnnl_memory_desc_t * md, gint root, gint * id,
   buf.md = *md;
   buf.storage = STORAGE_ARENA;
   buf.first_step = buf.last_step = -1;
-  RN50_DNNL_CHECK (dnnl_memory_create (&buf.memory, md, L->model->engine,
+  RN50_DNNL_CHECK (dnnl_memory_create (&buf.memory, md, L->net->engine,
           DNNL_MEMORY_NONE));
-  g_ptr_array_add (L->model->memories, buf.memory);
+  g_ptr_array_add (L->net->memories, buf.memory);
   *id = L->bufs->len;
   buf.root = root >= 0 ? root : *id;
   g_array_append_val (L->bufs, buf);
@@ -188,12 +224,11 @@ add_step (Lower * L, const_dnnl_primitive_desc_t pd, const char *label,
     int n_args, const int *arg_kinds, const dnnl_memory_t * mems,
     const gint * arg_bufs, GError ** error)
 {
-  Rn50Model *model = L->model;
+  Rn50Network *net = L->net;
   Step step = { 0, };
   const dnnl_memory_desc_t *sp_md;
   gsize sp_size;
   const char *impl = NULL;
-  dnnl_memory_t sp = NULL;
   int i;
   gboolean ok = FALSE;
 
@@ -213,21 +248,19 @@ add_step (Lower * L, const_dnnl_primitive_desc_t pd, const char *label,
   sp_md = dnnl_primitive_desc_query_md (pd, dnnl_query_scratchpad_md, 0);
   sp_size = sp_md ? dnnl_memory_desc_get_size (sp_md) : 0;
   if (sp_size > 0) {
-    RN50_DNNL_CHECK (dnnl_memory_create (&sp, sp_md, model->engine,
-            DNNL_MEMORY_NONE));
-    g_ptr_array_add (model->memories, sp);
-    g_ptr_array_add (model->scratch_memories, sp);
-    model->scratchpad_bytes = MAX (model->scratchpad_bytes, sp_size);
+    /* Each instance binds its own memory over its own scratchpad. */
+    net->scratchpad_bytes = MAX (net->scratchpad_bytes, sp_size);
+    step.scratchpad_md = *sp_md;
     step.args[step.n_args].arg = DNNL_ARG_SCRATCHPAD;
-    step.args[step.n_args].memory = sp;
-    step.arg_buf[step.n_args] = -1;
+    step.args[step.n_args].memory = NULL;
+    step.arg_buf[step.n_args] = ARG_SCRATCHPAD;
     step.n_args++;
   }
   RN50_DNNL_CHECK (dnnl_primitive_desc_query (pd, dnnl_query_impl_info_str,
           0, &impl));
   step.label = g_strdup (label);
-  g_debug ("step %u: %s [%s]", model->steps->len, label, impl);
-  g_array_append_val (model->steps, step);
+  g_debug ("step %u: %s [%s]", net->steps->len, label, impl);
+  g_array_append_val (net->steps, step);
   step.primitive = NULL;
   ok = TRUE;
 
@@ -252,7 +285,7 @@ add_reorder (Lower * L, gint src, const dnnl_memory_desc_t * md,
   if (!new_buf (L, md, -1, dst, error))
     goto out;
   RN50_DNNL_CHECK (dnnl_reorder_primitive_desc_create (&pd,
-          &buf_at (L, src)->md, L->model->engine, md, L->model->engine,
+          &buf_at (L, src)->md, L->net->engine, md, L->net->engine,
           L->attr));
   mems[0] = buf_at (L, src)->memory;
   mems[1] = buf_at (L, *dst)->memory;
@@ -340,6 +373,8 @@ value_in_layout (Lower * L, gint v, const dnnl_memory_desc_t * md,
   return TRUE;
 }
 
+static void flush_denormal_floats (float *data, gsize n);
+
 /* A constant (weights, bias, statistics) in layout @md, reordered once from
  * the host tensor's plain layout @host_md on the model's stream. */
 static gboolean
@@ -347,27 +382,30 @@ const_memory (Lower * L, const dnnl_memory_desc_t * md,
     const dnnl_memory_desc_t * host_md, const float *host,
     dnnl_memory_t * memory, GError ** error)
 {
-  Rn50Model *model = L->model;
+  Rn50Network *net = L->net;
   dnnl_memory_t src = NULL, dst = NULL;
   dnnl_primitive_desc_t pd = NULL;
   dnnl_primitive_t reorder = NULL;
   dnnl_exec_arg_t args[2];
+  void *data = NULL;
   gboolean ok = FALSE;
 
-  RN50_DNNL_CHECK (dnnl_memory_create (&dst, md, model->engine,
+  RN50_DNNL_CHECK (dnnl_memory_create (&dst, md, net->engine,
           DNNL_MEMORY_ALLOCATE));
-  RN50_DNNL_CHECK (dnnl_memory_create (&src, host_md, model->engine,
+  RN50_DNNL_CHECK (dnnl_memory_create (&src, host_md, net->engine,
           (void *) host));
   RN50_DNNL_CHECK (dnnl_reorder_primitive_desc_create (&pd, host_md,
-          model->engine, md, model->engine, NULL));
+          net->engine, md, net->engine, NULL));
   RN50_DNNL_CHECK (dnnl_primitive_create (&reorder, pd));
   args[0].arg = DNNL_ARG_FROM;
   args[0].memory = src;
   args[1].arg = DNNL_ARG_TO;
   args[1].memory = dst;
-  RN50_DNNL_CHECK (dnnl_primitive_execute (reorder, model->stream, 2, args));
-  RN50_DNNL_CHECK (dnnl_stream_wait (model->stream));
-  g_ptr_array_add (model->memories, dst);
+  RN50_DNNL_CHECK (dnnl_primitive_execute (reorder, net->stream, 2, args));
+  RN50_DNNL_CHECK (dnnl_stream_wait (net->stream));
+  RN50_DNNL_CHECK (dnnl_memory_get_data_handle (dst, &data));
+  flush_denormal_floats (data, dnnl_memory_desc_get_size (md) / sizeof (float));
+  g_ptr_array_add (net->memories, dst);
   *memory = g_steal_pointer (&dst);
   ok = TRUE;
 
@@ -481,7 +519,7 @@ conv_pd_new (Lower * L, const Rn50Layer * layer, dnnl_alg_kind_t alg,
   if (!make_attr (L, layer, &attr, error))
     goto out;
   RN50_DNNL_CHECK (dnnl_primitive_desc_create (pd, &desc, attr,
-          L->model->engine, NULL));
+          L->net->engine, NULL));
   ok = TRUE;
 
 out:
@@ -629,7 +667,7 @@ lower_inner_product (Lower * L, const Rn50Layer * layer, GError ** error)
   if (!make_attr (L, layer, &attr, error))
     goto out;
   RN50_DNNL_CHECK (dnnl_primitive_desc_create (&pd, &desc, attr,
-          L->model->engine, NULL));
+          L->net->engine, NULL));
 
   RN50_DNNL_CHECK (dnnl_memory_desc_init_by_tag (&w_host, ndims, w_dims,
           dnnl_f32, ndims == 4 ? dnnl_oihw : dnnl_oi));
@@ -699,7 +737,7 @@ lower_batch_norm (Lower * L, const Rn50Layer * layer, GError ** error)
   RN50_DNNL_CHECK (dnnl_batch_normalization_forward_desc_init (&desc,
           dnnl_forward_inference, &buf_at (L, src)->md, layer->epsilon, flags));
   RN50_DNNL_CHECK (dnnl_primitive_desc_create (&pd, &desc, L->attr,
-          L->model->engine, NULL));
+          L->net->engine, NULL));
   c_dims[0] = layer->mean->n_elements;
   RN50_DNNL_CHECK (dnnl_memory_desc_init_by_tag (&host, 1, c_dims, dnnl_f32,
           dnnl_x));
@@ -739,7 +777,7 @@ lower_relu (Lower * L, const Rn50Layer * layer, GError ** error)
           dnnl_forward_inference, dnnl_eltwise_relu, &buf_at (L, src)->md,
           0.0f, 0.0f));
   RN50_DNNL_CHECK (dnnl_primitive_desc_create (&pd, &desc, L->attr,
-          L->model->engine, NULL));
+          L->net->engine, NULL));
   if (!produce (L, layer->dst, pd_md (pd, DNNL_ARG_DST), &dst, error))
     goto out;
   mems[0] = buf_at (L, src)->memory;
@@ -797,7 +835,7 @@ lower_add (Lower * L, const Rn50Layer * layer, GError ** error)
   if (!make_attr (L, layer, &attr, error))
     goto out;
   RN50_DNNL_CHECK (dnnl_primitive_desc_create (&pd, &desc, attr,
-          L->model->engine, NULL));
+          L->net->engine, NULL));
   if (layer->src1 < 0) {
     if (!const_memory (L, &src1_md, &src1_md,
             rn50_tensor_floats (layer->constant), &mems[1], error))
@@ -862,7 +900,7 @@ lower_pool (Lower * L, const Rn50Layer * layer, GError ** error)
           dnnl_forward_inference, alg, &buf_at (L, src)->md, &dst_md, strides,
           kernel, dil, pl, pr));
   RN50_DNNL_CHECK (dnnl_primitive_desc_create (&pd, &desc, L->attr,
-          L->model->engine, NULL));
+          L->net->engine, NULL));
   if (!produce (L, layer->dst, pd_md (pd, DNNL_ARG_DST), &dst, error))
     goto out;
   mems[0] = buf_at (L, src)->memory;
@@ -903,7 +941,7 @@ lower_softmax (Lower * L, const Rn50Layer * layer, GError ** error)
           dnnl_forward_inference, dnnl_softmax_accurate,
           &buf_at (L, src)->md, &dst_md, layer->axis));
   RN50_DNNL_CHECK (dnnl_primitive_desc_create (&pd, &desc, L->attr,
-          L->model->engine, NULL));
+          L->net->engine, NULL));
   if (!produce (L, layer->dst, pd_md (pd, DNNL_ARG_DST), &dst, error))
     goto out;
   mems[0] = buf_at (L, src)->memory;
@@ -930,7 +968,7 @@ lower_output (Lower * L, GError ** error)
   dnnl_memory_desc_t plain;
   gint id;
   Buf *root;
-  gsize bytes = (gsize) L->model->batch * L->model->num_classes *
+  gsize bytes = (gsize) L->net->batch * L->net->num_classes *
       sizeof (float);
 
   if (!value_buffer (L, L->graph->output, &id, error))
@@ -967,7 +1005,7 @@ block_cmp (gconstpointer a, gconstpointer b)
 static void
 plan_arena (Lower * L)
 {
-  Rn50Model *model = L->model;
+  Rn50Network *net = L->net;
   GArray *live = g_array_new (FALSE, FALSE, sizeof (Block));
   GPtrArray *born = g_ptr_array_new (), *dying = g_ptr_array_new ();
   guint s, i, a;
@@ -975,8 +1013,8 @@ plan_arena (Lower * L)
 
   for (i = 0; i < L->bufs->len; i++)
     buf_at (L, i)->first_step = buf_at (L, i)->last_step = -1;
-  for (s = 0; s < model->steps->len; s++) {
-    Step *step = &g_array_index (model->steps, Step, s);
+  for (s = 0; s < net->steps->len; s++) {
+    Step *step = &g_array_index (net->steps, Step, s);
     for (a = 0; a < (guint) step->n_args; a++) {
       Buf *root;
       if (step->arg_buf[a] < 0)
@@ -988,7 +1026,7 @@ plan_arena (Lower * L)
     }
   }
 
-  for (s = 0; s < model->steps->len; s++) {
+  for (s = 0; s < net->steps->len; s++) {
     g_ptr_array_set_size (born, 0);
     g_ptr_array_set_size (dying, 0);
     for (i = 0; i < L->bufs->len; i++) {
@@ -1028,46 +1066,14 @@ plan_arena (Lower * L)
         }
     }
   }
-  model->arena_bytes = end;
+  net->arena_bytes = end;
   g_array_unref (live);
   g_ptr_array_unref (born);
   g_ptr_array_unref (dying);
 }
 
 static gboolean
-bind_buffers (Lower * L, GError ** error)
-{
-  Rn50Model *model = L->model;
-  guint i;
-  gboolean ok = FALSE;
-
-  plan_arena (L);
-  model->arena = g_aligned_alloc0 (MAX (model->arena_bytes, 1), 1, RN50_ALIGN);
-  model->scratchpad = g_aligned_alloc0 (MAX (model->scratchpad_bytes, 1), 1,
-      RN50_ALIGN);
-  for (i = 0; i < L->bufs->len; i++) {
-    Buf *buf = buf_at (L, i);
-    Buf *root = buf_at (L, buf->root);
-    void *handle;
-    if (root->storage == STORAGE_INPUT)
-      handle = model->input;
-    else if (root->storage == STORAGE_OUTPUT)
-      handle = model->output;
-    else
-      handle = model->arena + root->offset;
-    RN50_DNNL_CHECK (dnnl_memory_set_data_handle (buf->memory, handle));
-  }
-  for (i = 0; i < model->scratch_memories->len; i++)
-    RN50_DNNL_CHECK (dnnl_memory_set_data_handle
-        (g_ptr_array_index (model->scratch_memories, i), model->scratchpad));
-  ok = TRUE;
-
-out:
-  return ok;
-}
-
-static gboolean
-lower_graph (Rn50Model * model, const Rn50Graph * graph, gboolean winograd,
+lower_graph (Rn50Network * net, const Rn50Graph * graph, gboolean winograd,
     GError ** error)
 {
   Lower L = { 0, };
@@ -1077,7 +1083,7 @@ lower_graph (Rn50Model * model, const Rn50Graph * graph, gboolean winograd,
   guint i;
   gboolean ok = FALSE;
 
-  L.model = model;
+  L.net = net;
   L.graph = graph;
   L.winograd = winograd;
   L.bufs = g_array_new (FALSE, TRUE, sizeof (Buf));
@@ -1138,39 +1144,220 @@ lower_graph (Rn50Model * model, const Rn50Graph * graph, gboolean winograd,
       goto out;
     }
   }
-  if (!lower_output (&L, error) || !bind_buffers (&L, error))
+  if (!lower_output (&L, error))
     goto out;
+  plan_arena (&L);
+  net->bufs = g_steal_pointer (&L.bufs);
   g_debug ("%s: %u primitives, arena %" G_GSIZE_FORMAT " KiB, scratchpad %"
-      G_GSIZE_FORMAT " KiB", model->name, model->steps->len,
-      model->arena_bytes / 1024, model->scratchpad_bytes / 1024);
+      G_GSIZE_FORMAT " KiB", net->name, net->steps->len,
+      net->arena_bytes / 1024, net->scratchpad_bytes / 1024);
   ok = TRUE;
 
 out:
   if (L.attr != NULL)
     dnnl_primitive_attr_destroy (L.attr);
-  g_array_unref (L.bufs);
+  if (L.bufs != NULL)
+    g_array_unref (L.bufs);
   g_free (L.value_buf);
   g_free (L.value_alt);
   return ok;
 }
 
-Rn50Model *
-rn50_model_new_full (const char *path, guint batch_size, Rn50ModelFlags flags,
-    GError ** error)
+/* ---- Threads and denormals --------------------------------------------- */
+
+/* oneDNN (OpenMP build) sizes its kernels' thread teams from
+ * omp_get_max_threads() of the thread that creates a primitive and of the
+ * thread that executes it. Both are a per-thread OpenMP setting, so the
+ * model sets it around its own work and gives the caller's back: a host
+ * application's own OpenMP code keeps its setting. */
+static int
+threads_enter (guint threads)
 {
-  Rn50Model *model = NULL, *result = NULL;
+  int previous = omp_get_max_threads ();
+
+  omp_set_num_threads ((int) threads);
+  return previous;
+}
+
+static void
+threads_leave (int previous)
+{
+  omp_set_num_threads (previous);
+}
+
+/* MXCSR flush-to-zero (bit 15) and denormals-are-zero (bit 6): with them a
+ * denormal activation costs no microcode assist (~100 cycles each), so the
+ * speed of a run does not depend on the weights or the pixels. Set on the
+ * calling thread for the run (its old value restored after) and on every
+ * OpenMP worker that will run kernels (the workers belong to the OpenMP
+ * runtime and keep the setting). */
+#define RN50_MXCSR_FTZ_DAZ 0x8040u
+
+static guint
+denormals_flush_enter (guint threads)
+{
+#if defined(__SSE2__)
+  guint previous = _mm_getcsr ();
+
+  _mm_setcsr (previous | RN50_MXCSR_FTZ_DAZ);
+#pragma omp parallel num_threads(threads)
+  _mm_setcsr (_mm_getcsr () | RN50_MXCSR_FTZ_DAZ);
+  return previous;
+#else
+  return 0;
+#endif
+}
+
+static void
+denormals_flush_leave (guint previous)
+{
+#if defined(__SSE2__)
+  _mm_setcsr (previous);
+#endif
+}
+
+/* Weights that BatchNorm folding or a careless exporter left denormal
+ * (|x| < FLT_MIN) contribute nothing measurable but would be flushed anyway
+ * on every run; zero them once at load so the stored weights are exactly
+ * what the kernels compute with. Works on any layout: padding is zero. */
+static void
+flush_denormal_floats (float *data, gsize n)
+{
+  gsize i;
+
+  for (i = 0; i < n; i++)
+    if (data[i] != 0.0f && fabsf (data[i]) < FLT_MIN)
+      data[i] = 0.0f;
+}
+
+/* ---- Networks and their process-wide cache ----------------------------- */
+
+static Rn50Network *
+network_ref (Rn50Network * net)
+{
+  g_atomic_int_inc (&net->ref_count);
+  return net;
+}
+
+/* Guards the cache and the reference counts of cached networks, so that a
+ * lookup never revives a network whose last reference is being dropped. */
+static GMutex network_cache_lock;
+static GHashTable *network_cache;       /* key → Rn50Network (weak) */
+
+static void
+network_destroy (Rn50Network * net)
+{
+  guint i;
+
+  if (net->steps != NULL) {
+    for (i = 0; i < net->steps->len; i++) {
+      Step *step = &g_array_index (net->steps, Step, i);
+      dnnl_primitive_destroy (step->primitive);
+      g_free (step->label);
+    }
+    g_array_unref (net->steps);
+  }
+  if (net->bufs != NULL)
+    g_array_unref (net->bufs);
+  if (net->memories != NULL) {
+    for (i = 0; i < net->memories->len; i++)
+      dnnl_memory_destroy (g_ptr_array_index (net->memories, i));
+    g_ptr_array_unref (net->memories);
+  }
+  if (net->stream != NULL)
+    dnnl_stream_destroy (net->stream);
+  if (net->engine != NULL)
+    dnnl_engine_destroy (net->engine);
+  g_free (net->cache_key);
+  g_free (net->name);
+  g_free (net);
+}
+
+static void
+network_unref (Rn50Network * net)
+{
+  if (net == NULL)
+    return;
+  g_mutex_lock (&network_cache_lock);
+  if (!g_atomic_int_dec_and_test (&net->ref_count)) {
+    g_mutex_unlock (&network_cache_lock);
+    return;
+  }
+  if (net->cache_key != NULL && network_cache != NULL
+      && g_hash_table_lookup (network_cache, net->cache_key) == net)
+    g_hash_table_remove (network_cache, net->cache_key);
+  g_mutex_unlock (&network_cache_lock);
+  network_destroy (net);
+}
+
+/* Lowers @graph (which the network does not keep) for @batch_size images
+ * and @threads OpenMP threads. */
+static Rn50Network *
+network_new_from_graph (const Rn50Graph * graph, const char *name,
+    guint batch_size, guint threads, Rn50ModelFlags flags, GError ** error)
+{
+  Rn50Network *net = NULL, *result = NULL;
+  const Rn50Value *in = rn50_graph_value (graph, graph->input);
+  const Rn50Value *out_value = rn50_graph_value (graph, graph->output);
+  gsize n;
+  int previous_threads = threads_enter (threads);
+
+  net = g_new0 (Rn50Network, 1);
+  net->ref_count = 1;
+  net->name = g_strdup (name);
+  net->batch = batch_size;
+  net->threads = threads;
+  net->channels = in->ndims > 1 ? in->dims[1] : 1;
+  net->height = in->ndims > 2 ? in->dims[2] : 1;
+  net->width = in->ndims > 3 ? in->dims[3] : 1;
+  net->input_elements = batch_size * rn50_value_per_image (in);
+  n = rn50_value_per_image (out_value);
+  if (out_value->ndims < 2 || n > G_MAXUINT) {
+    char *s = rn50_dims_to_string (out_value->ndims, out_value->dims);
+    g_set_error (error, RN50_ERROR, RN50_ERROR_SHAPE,
+        "model output '%s' has shape %s, expected N×classes",
+        out_value->name, s);
+    g_free (s);
+    goto out;
+  }
+  net->num_classes = n;
+  net->probabilities = graph->outputs_probabilities;
+  net->steps = g_array_new (FALSE, TRUE, sizeof (Step));
+  net->memories = g_ptr_array_new ();
+
+  RN50_DNNL_CHECK (dnnl_engine_create (&net->engine, dnnl_cpu, 0));
+  RN50_DNNL_CHECK (dnnl_stream_create (&net->stream, net->engine,
+          dnnl_stream_default_flags));
+  if (!lower_graph (net, graph,
+          !(flags & RN50_MODEL_FLAG_DIRECT_CONVOLUTION), error))
+    goto out;
+  result = g_steal_pointer (&net);
+
+out:
+  threads_leave (previous_threads);
+  if (net != NULL)
+    network_destroy (net);
+  return result;
+}
+
+static Rn50Network *
+network_new_from_file (const char *path, guint batch_size, guint threads,
+    Rn50ModelFlags flags, GError ** error)
+{
+  Rn50Network *net = NULL;
   Rn50Onnx *onnx = NULL;
   Rn50Graph *graph = NULL;
   Rn50GraphOptions options = { 0, };
-  const Rn50Value *in, *out_value;
-  gsize n;
-
-  g_return_val_if_fail (path != NULL, NULL);
-  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
   /* Keras HDF5 weights carry no graph: keras-h5.c knows the topology. */
-  if (rn50_keras_h5_is_hdf5 (path))
-    return rn50_model_new_from_keras_h5 (path, batch_size, flags, error);
+  if (rn50_keras_h5_is_hdf5 (path)) {
+    g_autofree char *name = g_path_get_basename (path);
+    graph = rn50_keras_graph_new_from_h5 (path, batch_size, error);
+    if (graph != NULL)
+      net = network_new_from_graph (graph, name, batch_size, threads, flags,
+          error);
+    goto out;
+  }
 
   onnx = rn50_onnx_load (path, error);
   if (onnx == NULL)
@@ -1184,57 +1371,171 @@ rn50_model_new_full (const char *path, guint batch_size, Rn50ModelFlags flags,
   graph = rn50_graph_new_from_onnx (onnx, &options, error);
   if (graph == NULL)
     goto out;
+  net = network_new_from_graph (graph, rn50_onnx_get_name (onnx), batch_size,
+      threads, flags, error);
 
-  model = g_new0 (Rn50Model, 1);
-  model->name = g_strdup (rn50_onnx_get_name (onnx));
-  /* The protobuf (with its copy of the weights) is no longer needed. */
-  g_clear_pointer (&onnx, rn50_onnx_free);
+out:
+  rn50_graph_free (graph);
+  rn50_onnx_free (onnx);
+  return net;
+}
 
-  in = rn50_graph_value (graph, graph->input);
-  out_value = rn50_graph_value (graph, graph->output);
-  model->batch = batch_size;
-  model->channels = in->ndims > 1 ? in->dims[1] : 1;
-  model->height = in->ndims > 2 ? in->dims[2] : 1;
-  model->width = in->ndims > 3 ? in->dims[3] : 1;
-  model->input_elements = batch_size * rn50_value_per_image (in);
-  n = rn50_value_per_image (out_value);
-  if (out_value->ndims < 2 || n > G_MAXUINT) {
-    char *s = rn50_dims_to_string (out_value->ndims, out_value->dims);
-    g_set_error (error, RN50_ERROR, RN50_ERROR_SHAPE,
-        "model output '%s' has shape %s, expected N×classes",
-        out_value->name, s);
-    g_free (s);
-    goto out;
+/* The cache key: the file's identity (device, inode, size, modification
+ * time, so a file replaced on disk is loaded afresh) and every setting the
+ * lowering depends on. NULL when the file cannot be examined: then the
+ * loader reports why. */
+static char *
+network_cache_key (const char *path, guint batch_size, guint threads,
+    Rn50ModelFlags flags)
+{
+  GStatBuf st;
+
+  if (g_stat (path, &st) != 0 || !S_ISREG (st.st_mode))
+    return NULL;
+  return g_strdup_printf ("dev=%" G_GUINT64_FORMAT ",ino=%" G_GUINT64_FORMAT
+      ",size=%" G_GINT64_FORMAT ",mtime=%" G_GINT64_FORMAT ".%09ld,batch=%u,"
+      "threads=%u,flags=%u", (guint64) st.st_dev, (guint64) st.st_ino,
+      (gint64) st.st_size, (gint64) st.st_mtim.tv_sec, st.st_mtim.tv_nsec,
+      batch_size, threads, (guint) flags);
+}
+
+/* The network for these settings: the cached one if another user already
+ * loaded it, else loaded now and cached. Loading holds the cache lock, so
+ * two elements starting together on one file load it once. */
+static Rn50Network *
+network_get (const char *path, guint batch_size, guint threads,
+    Rn50ModelFlags flags, GError ** error)
+{
+  char *key = network_cache_key (path, batch_size, threads, flags);
+  Rn50Network *net = NULL;
+
+  if (key == NULL)
+    return network_new_from_file (path, batch_size, threads, flags, error);
+
+  g_mutex_lock (&network_cache_lock);
+  if (network_cache == NULL)
+    network_cache = g_hash_table_new (g_str_hash, g_str_equal);
+  net = g_hash_table_lookup (network_cache, key);
+  if (net != NULL) {
+    network_ref (net);
+    g_free (key);
+  } else {
+    net = network_new_from_file (path, batch_size, threads, flags, error);
+    if (net != NULL) {
+      net->cache_key = key;
+      g_hash_table_insert (network_cache, net->cache_key, net);
+    } else {
+      g_free (key);
+    }
   }
-  model->num_classes = n;
-  model->probabilities = graph->outputs_probabilities;
-  model->input = g_aligned_alloc0 (model->input_elements, sizeof (float),
-      RN50_ALIGN);
-  model->output = g_aligned_alloc0 ((gsize) batch_size * n, sizeof (float),
-      RN50_ALIGN);
-  model->steps = g_array_new (FALSE, TRUE, sizeof (Step));
-  model->memories = g_ptr_array_new ();
-  model->scratch_memories = g_ptr_array_new ();
+  g_mutex_unlock (&network_cache_lock);
+  return net;
+}
 
-  RN50_DNNL_CHECK (dnnl_engine_create (&model->engine, dnnl_cpu, 0));
-  RN50_DNNL_CHECK (dnnl_stream_create (&model->stream, model->engine,
+/* ---- Models: one user's buffers over a shared network ------------------ */
+
+static Rn50Model *
+model_new_for_network (Rn50Network * net, GError ** error)
+{
+  Rn50Model *model = g_new0 (Rn50Model, 1), *result = NULL;
+  guint i;
+  int a;
+
+  model->net = net;
+  model->input = g_aligned_alloc0 (net->input_elements, sizeof (float),
+      RN50_ALIGN);
+  model->output = g_aligned_alloc0 ((gsize) net->batch * net->num_classes,
+      sizeof (float), RN50_ALIGN);
+  model->arena = g_aligned_alloc0 (MAX (net->arena_bytes, 1), 1, RN50_ALIGN);
+  model->scratchpad = g_aligned_alloc0 (MAX (net->scratchpad_bytes, 1), 1,
+      RN50_ALIGN);
+  model->buf_memories = g_new0 (dnnl_memory_t, net->bufs->len);
+  model->scratch_memories = g_new0 (dnnl_memory_t, net->steps->len);
+  model->args = g_new0 (dnnl_exec_arg_t, net->steps->len * RN50_MAX_ARGS);
+  RN50_DNNL_CHECK (dnnl_stream_create (&model->stream, net->engine,
           dnnl_stream_default_flags));
-  if (!lower_graph (model, graph,
-          !(flags & RN50_MODEL_FLAG_DIRECT_CONVOLUTION), error))
-    goto out;
+
+  for (i = 0; i < net->bufs->len; i++) {
+    const Buf *buf = &g_array_index (net->bufs, Buf, i);
+    const Buf *root = &g_array_index (net->bufs, Buf, buf->root);
+    void *handle;
+    if (root->storage == STORAGE_INPUT)
+      handle = model->input;
+    else if (root->storage == STORAGE_OUTPUT)
+      handle = model->output;
+    else
+      handle = model->arena + root->offset;
+    RN50_DNNL_CHECK (dnnl_memory_create (&model->buf_memories[i], &buf->md,
+            net->engine, handle));
+  }
+  for (i = 0; i < net->steps->len; i++) {
+    const Step *step = &g_array_index (net->steps, Step, i);
+    dnnl_exec_arg_t *args = model->args + (gsize) i * RN50_MAX_ARGS;
+    for (a = 0; a < step->n_args; a++) {
+      args[a].arg = step->args[a].arg;
+      if (step->arg_buf[a] >= 0) {
+        args[a].memory = model->buf_memories[step->arg_buf[a]];
+      } else if (step->arg_buf[a] == ARG_SCRATCHPAD) {
+        RN50_DNNL_CHECK (dnnl_memory_create (&model->scratch_memories[i],
+                &step->scratchpad_md, net->engine, model->scratchpad));
+        args[a].memory = model->scratch_memories[i];
+      } else {
+        args[a].memory = step->args[a].memory;
+      }
+    }
+  }
   result = g_steal_pointer (&model);
 
 out:
-  rn50_model_free (model);
-  rn50_graph_free (graph);
-  rn50_onnx_free (onnx);
+  if (model != NULL) {
+    model->net = NULL;          /* the caller still owns its reference */
+    rn50_model_free (model);
+  }
   return result;
+}
+
+Rn50Model *
+rn50_model_new_with_config (const char *path, const Rn50ModelConfig * config,
+    GError ** error)
+{
+  Rn50Network *net;
+  Rn50Model *model;
+  guint threads;
+
+  g_return_val_if_fail (path != NULL, NULL);
+  g_return_val_if_fail (config != NULL, NULL);
+  g_return_val_if_fail (config->batch_size >= 1, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  threads = config->threads > 0 ? config->threads : rn50_model_default_threads ();
+  net = network_get (path, config->batch_size, threads, config->flags, error);
+  if (net == NULL)
+    return NULL;
+  model = model_new_for_network (net, error);
+  if (model == NULL)
+    network_unref (net);
+  return model;
+}
+
+Rn50Model *
+rn50_model_new_full (const char *path, guint batch_size, Rn50ModelFlags flags,
+    GError ** error)
+{
+  Rn50ModelConfig config = { batch_size, 0, flags };
+
+  return rn50_model_new_with_config (path, &config, error);
 }
 
 Rn50Model *
 rn50_model_new_from_file (const char *path, GError ** error)
 {
   return rn50_model_new_full (path, 1, RN50_MODEL_FLAGS_NONE, error);
+}
+
+guint
+rn50_model_default_threads (void)
+{
+  return MAX (omp_get_num_procs (), 1);
 }
 
 void
@@ -1244,49 +1545,51 @@ rn50_model_free (Rn50Model * model)
 
   if (model == NULL)
     return;
-  if (model->steps != NULL) {
-    for (i = 0; i < model->steps->len; i++) {
-      Step *step = &g_array_index (model->steps, Step, i);
-      dnnl_primitive_destroy (step->primitive);
-      g_free (step->label);
-    }
-    g_array_unref (model->steps);
+  if (model->buf_memories != NULL) {
+    for (i = 0; i < model->net->bufs->len; i++)
+      if (model->buf_memories[i] != NULL)
+        dnnl_memory_destroy (model->buf_memories[i]);
   }
-  if (model->memories != NULL) {
-    for (i = 0; i < model->memories->len; i++)
-      dnnl_memory_destroy (g_ptr_array_index (model->memories, i));
-    g_ptr_array_unref (model->memories);
+  if (model->scratch_memories != NULL) {
+    for (i = 0; i < model->net->steps->len; i++)
+      if (model->scratch_memories[i] != NULL)
+        dnnl_memory_destroy (model->scratch_memories[i]);
   }
-  if (model->scratch_memories != NULL)
-    g_ptr_array_unref (model->scratch_memories);
   if (model->stream != NULL)
     dnnl_stream_destroy (model->stream);
-  if (model->engine != NULL)
-    dnnl_engine_destroy (model->engine);
+  g_free (model->buf_memories);
+  g_free (model->scratch_memories);
+  g_free (model->args);
   g_aligned_free (model->input);
   g_aligned_free (model->output);
   g_aligned_free (model->arena);
   g_aligned_free (model->scratchpad);
-  g_free (model->name);
+  network_unref (model->net);
   g_free (model);
+}
+
+gboolean
+rn50_model_shares_weights (const Rn50Model * a, const Rn50Model * b)
+{
+  return a->net == b->net;
 }
 
 const char *
 rn50_model_get_name (const Rn50Model * model)
 {
-  return model->name;
+  return model->net->name;
 }
 
 guint
 rn50_model_get_num_classes (const Rn50Model * model)
 {
-  return model->num_classes;
+  return model->net->num_classes;
 }
 
 gboolean
 rn50_model_outputs_probabilities (const Rn50Model * model)
 {
-  return model->probabilities;
+  return model->net->probabilities;
 }
 
 void
@@ -1294,17 +1597,23 @@ rn50_model_get_input_size (const Rn50Model * model, guint * channels,
     guint * height, guint * width)
 {
   if (channels)
-    *channels = model->channels;
+    *channels = model->net->channels;
   if (height)
-    *height = model->height;
+    *height = model->net->height;
   if (width)
-    *width = model->width;
+    *width = model->net->width;
 }
 
 guint
 rn50_model_get_batch_size (const Rn50Model * model)
 {
-  return model->batch;
+  return model->net->batch;
+}
+
+guint
+rn50_model_get_threads (const Rn50Model * model)
+{
+  return model->net->threads;
 }
 
 float *
@@ -1322,85 +1631,31 @@ rn50_model_get_output (const Rn50Model * model)
 gboolean
 rn50_model_run (Rn50Model * model, GError ** error)
 {
+  const Rn50Network *net = model->net;
   const Step *step = NULL;
+  int previous_threads = threads_enter (net->threads);
+  guint previous_csr = denormals_flush_enter (net->threads);
   guint i;
   gboolean ok = FALSE;
 
-  for (i = 0; i < model->steps->len; i++) {
-    step = &g_array_index (model->steps, Step, i);
+  for (i = 0; i < net->steps->len; i++) {
+    step = &g_array_index (net->steps, Step, i);
     RN50_DNNL_CHECK (dnnl_primitive_execute (step->primitive, model->stream,
-            step->n_args, step->args));
+            step->n_args, model->args + (gsize) i * RN50_MAX_ARGS));
   }
   step = NULL;
   RN50_DNNL_CHECK (dnnl_stream_wait (model->stream));
   ok = TRUE;
 
 out:
+  denormals_flush_leave (previous_csr);
+  threads_leave (previous_threads);
   if (!ok && step != NULL)
     g_prefix_error (error, "%s: ", step->label);
   return ok;
 }
 
 /* ---- Keras HDF5 weight files ------------------------------------------- */
-
-/* Like the second half of rn50_model_new_full(), for a graph built by other
- * means than the ONNX loader. Takes ownership of @graph. */
-static Rn50Model *
-model_new_from_graph (Rn50Graph * graph, const char *name, guint batch_size,
-    Rn50ModelFlags flags, GError ** error)
-{
-  Rn50Model *model = NULL, *result = NULL;
-  const Rn50Value *in, *out_value;
-
-  model = g_new0 (Rn50Model, 1);
-  model->name = g_strdup (name);
-  in = rn50_graph_value (graph, graph->input);
-  out_value = rn50_graph_value (graph, graph->output);
-  model->batch = batch_size;
-  model->channels = in->dims[1];
-  model->height = in->dims[2];
-  model->width = in->dims[3];
-  model->input_elements = batch_size * rn50_value_per_image (in);
-  model->num_classes = rn50_value_per_image (out_value);
-  model->probabilities = graph->outputs_probabilities;
-  model->input = g_aligned_alloc0 (model->input_elements, sizeof (float),
-      RN50_ALIGN);
-  model->output = g_aligned_alloc0 ((gsize) batch_size * model->num_classes,
-      sizeof (float), RN50_ALIGN);
-  model->steps = g_array_new (FALSE, TRUE, sizeof (Step));
-  model->memories = g_ptr_array_new ();
-  model->scratch_memories = g_ptr_array_new ();
-
-  RN50_DNNL_CHECK (dnnl_engine_create (&model->engine, dnnl_cpu, 0));
-  RN50_DNNL_CHECK (dnnl_stream_create (&model->stream, model->engine,
-          dnnl_stream_default_flags));
-  if (!lower_graph (model, graph,
-          !(flags & RN50_MODEL_FLAG_DIRECT_CONVOLUTION), error))
-    goto out;
-  result = g_steal_pointer (&model);
-
-out:
-  rn50_model_free (model);
-  rn50_graph_free (graph);
-  return result;
-}
-
-Rn50Model *
-rn50_model_new_from_keras_h5 (const char *path, guint batch_size,
-    Rn50ModelFlags flags, GError ** error)
-{
-  Rn50Graph *graph;
-  g_autofree char *name = NULL;
-
-  g_return_val_if_fail (path != NULL, NULL);
-  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
-
-  graph = rn50_keras_graph_new_from_h5 (path, batch_size, error);
-  if (graph == NULL)
-    return NULL;
-  name = g_path_get_basename (path);
-  return model_new_from_graph (graph, name, batch_size, flags, error);
-}
 
 gboolean
 rn50_model_file_is_keras_h5 (const char *path)

@@ -4,7 +4,11 @@
  * on the model's own preallocated input and output buffers, so the per-frame
  * path allocates nothing and creates nothing.
  *
- * Not thread-safe: one Rn50Model is driven by one thread at a time. */
+ * One Rn50Model is driven by one thread at a time; models that share a
+ * network (see rn50_model_new_with_config()) may run concurrently.
+ *
+ * Runs set flush-to-zero and denormals-are-zero for their duration on the
+ * calling thread (restored after) and on the OpenMP worker threads. */
 #pragma once
 
 #include <glib.h>
@@ -41,6 +45,33 @@ typedef enum
 Rn50Model *rn50_model_new_full (const char *path, guint batch_size,
     Rn50ModelFlags flags, GError ** error);
 
+/* Everything a load depends on besides the file. */
+typedef struct
+{
+  guint batch_size;             /* images per run, >= 1 */
+  guint threads;                /* OpenMP threads per run, 0 = all cores */
+  Rn50ModelFlags flags;
+} Rn50ModelConfig;
+
+/* Like rn50_model_new_full(), with a thread count. Models loaded in one
+ * process from the same file (same inode, size and modification time) with
+ * the same config share one network: the weights and primitives are in
+ * memory once, and each model only owns its input, output, activations and
+ * scratchpad. Every model may run on its own thread concurrently with the
+ * others. */
+Rn50Model *rn50_model_new_with_config (const char *path,
+    const Rn50ModelConfig * config, GError ** error);
+
+/* The thread count a config of 0 threads means: the cores OpenMP sees. */
+guint rn50_model_default_threads (void);
+
+/* Threads this model's runs use. */
+guint rn50_model_get_threads (const Rn50Model * model);
+
+/* TRUE when @a and @b run the same loaded network (one copy of the
+ * weights). */
+gboolean rn50_model_shares_weights (const Rn50Model * a, const Rn50Model * b);
+
 /* Images per run (1 for rn50_model_new_from_file()). */
 guint rn50_model_get_batch_size (const Rn50Model * model);
 
@@ -74,12 +105,10 @@ G_END_DECLS
 
 /* ---- Keras HDF5 weight files (keras-h5.c) ------------------------------ */
 
-/* Builds the Keras ResNet50 (the DL4J zoo ResNet50) from a Keras HDF5
- * weights file for @batch_size images per run. rn50_model_new_full() and
- * rn50_model_new_from_file() call it for any file that starts with the HDF5
- * signature. The output is the fc1000 softmax: probabilities. */
-Rn50Model *rn50_model_new_from_keras_h5 (const char *path, guint batch_size,
-    Rn50ModelFlags flags, GError ** error);
+/* Keras HDF5 weight files (the DL4J zoo ResNet50) load through the same
+ * functions: any file that starts with the HDF5 signature is read by
+ * keras-h5.c, which knows the topology. Its output is the fc1000 softmax:
+ * probabilities. */
 
 /* TRUE when @path is an HDF5 file (Keras weights). Such models expect the
  * caffe preprocessing (BGR, 0..255, ImageNet means subtracted, Keras'
