@@ -77,12 +77,17 @@ struct _GstResnet50Classify
   gboolean preset_set;          /* TRUE once the application chose a preset */
   GArray *mean;                 /* gdouble per tensor plane; empty = preset */
   GArray *std;                  /* gdouble per tensor plane; empty = preset */
+  guint batch_size;
+  GstClockTime batch_timeout;
+  guint threads;                /* 0 = all cores */
 
   /* From start() to stop(). Used by the streaming thread only, which never
    * runs concurrently with start() or stop(). */
   Rn50Model *model;
   Rn50Labels *labels;
   gint active_label_offset;     /* label-offset as it was at start() */
+  guint active_batch_size;      /* batch-size as it was at start() */
+  GstClockTime active_batch_timeout;
   gchar *model_name;
   guint n_classes;
   gboolean outputs_probabilities;
@@ -101,6 +106,31 @@ struct _GstResnet50Classify
   guint pre_width;
   guint pre_height;
   Rn50YuvMatrix pre_yuv;
+  gboolean warned_short_buffer; /* once per caps */
+  GstClockTime frame_duration;  /* from the caps' framerate; object lock */
+
+  /* Batching (batch-size > 1). Frames wait in @pending, in arrival order,
+   * each with its preprocessed image in the model's input slot
+   * @n_pending_images counted so far; frames that need no inference (GAP,
+   * empty, unreadable) wait in line too so nothing is reordered. Touched
+   * only with the sink pad's stream lock held: by the streaming thread in
+   * submit_input_buffer()/generate_output()/sink_event(), and by the
+   * flusher thread, which takes that lock. Classified frames move to
+   * @ready, which generate_output() empties. */
+  GArray *pending;              /* PendingFrame */
+  guint n_pending_images;
+  GQueue ready;                 /* GstBuffer, results attached */
+  GstFlowReturn flusher_flow;   /* last push result of the flusher */
+
+  /* The flusher thread runs a partial batch once its oldest frame has
+   * waited batch-timeout, so a live stream never stalls waiting for frames
+   * that come slowly. Its deadline and stop flag are guarded by
+   * flush_lock. */
+  GThread *flusher;
+  GMutex flush_lock;
+  GCond flush_cond;
+  gint64 flush_deadline;        /* g_get_monotonic_time() µs, 0 = none */
+  gboolean flusher_quit;
 
   /* The input-tensor property: a copy of the most recent model input, so
    * that reading the property never waits for a whole inference. Guarded by
@@ -121,6 +151,14 @@ struct _GstResnet50Classify
 #define DEFAULT_PROP_POST_MESSAGES FALSE
 #define DEFAULT_PROP_RESIZE_MODE GST_RESNET50_CLASSIFY_RESIZE_CENTER_CROP
 #define DEFAULT_PROP_PRESET GST_RESNET50_CLASSIFY_PRESET_TORCHVISION
+#define DEFAULT_PROP_BATCH_SIZE 1
+/* Enough for any CPU batch that still fits a frame's latency budget. */
+#define MAX_PROP_BATCH_SIZE 64
+/* A 30 fps camera fills a batch of 4-6 in this time; a file source fills
+ * any batch well before it. */
+#define DEFAULT_PROP_BATCH_TIMEOUT (200 * GST_MSECOND)
+#define DEFAULT_PROP_THREADS 0
+#define MAX_PROP_THREADS 1024
 
 /* One value per tensor plane in the mean and std overrides. */
 #define N_TENSOR_PLANES 3
@@ -143,7 +181,18 @@ enum
   PROP_MEAN,
   PROP_STD,
   PROP_INPUT_TENSOR,
+  PROP_BATCH_SIZE,
+  PROP_BATCH_TIMEOUT,
+  PROP_THREADS,
 };
+
+/* A frame waiting for its batch to be inferred. */
+typedef struct
+{
+  GstBuffer *buffer;
+  gboolean classify;            /* FALSE: passes through without results */
+  guint slot;                   /* its image in the model input when classify */
+} PendingFrame;
 
 #define VIDEO_FORMATS \
   "{ RGB, BGR, RGBx, BGRx, xRGB, xBGR, RGBA, BGRA, ARGB, ABGR, " \
@@ -309,6 +358,15 @@ gst_resnet50_classify_set_property (GObject * object, guint prop_id,
     case PROP_STD:
       gst_resnet50_classify_set_doubles (self->std, value);
       break;
+    case PROP_BATCH_SIZE:
+      self->batch_size = g_value_get_uint (value);
+      break;
+    case PROP_BATCH_TIMEOUT:
+      self->batch_timeout = g_value_get_uint64 (value);
+      break;
+    case PROP_THREADS:
+      self->threads = g_value_get_uint (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -367,6 +425,15 @@ gst_resnet50_classify_get_property (GObject * object, guint prop_id,
     case PROP_STD:
       gst_resnet50_classify_get_doubles (self->std, value);
       break;
+    case PROP_BATCH_SIZE:
+      g_value_set_uint (value, self->batch_size);
+      break;
+    case PROP_BATCH_TIMEOUT:
+      g_value_set_uint64 (value, self->batch_timeout);
+      break;
+    case PROP_THREADS:
+      g_value_set_uint (value, self->threads);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -374,11 +441,18 @@ gst_resnet50_classify_get_property (GObject * object, guint prop_id,
   GST_OBJECT_UNLOCK (self);
 }
 
+static gboolean gst_resnet50_classify_flusher_start (GstResnet50Classify *
+    self, GError ** error);
+static void gst_resnet50_classify_flusher_stop (GstResnet50Classify * self);
+
 /* Frees everything start() and set_caps() created. Safe to call twice, and
  * on a half-finished start(). */
 static void
 gst_resnet50_classify_release (GstResnet50Classify * self)
 {
+  /* Waiting frames reference the model's input: drop them first. */
+  gst_resnet50_classify_flusher_stop (self);
+  self->active_batch_size = 0;
   g_clear_pointer (&self->pre, rn50_preprocessor_free);
   g_clear_pointer (&self->model, rn50_model_free);
   g_clear_pointer (&self->labels, rn50_labels_free);
@@ -497,6 +571,8 @@ gst_resnet50_classify_start (GstBaseTransform * trans)
   GstResnet50ClassifyPreset preset;
   gboolean preset_set;
   GstResnet50ClassifyResizeMode resize_mode;
+  Rn50ModelConfig config = { 0, };
+  GstClockTime batch_timeout;
   GError *error = NULL;
   GstClockTime t_load;
   guint channels = 0, height = 0, width = 0;
@@ -514,6 +590,9 @@ gst_resnet50_classify_start (GstBaseTransform * trans)
   preset = self->preset;
   preset_set = self->preset_set;
   resize_mode = self->resize_mode;
+  config.batch_size = self->batch_size;
+  config.threads = self->threads;
+  batch_timeout = self->batch_timeout;
   GST_OBJECT_UNLOCK (self);
 
   gst_resnet50_classify_release (self);
@@ -532,13 +611,19 @@ gst_resnet50_classify_start (GstBaseTransform * trans)
   }
 
   t_load = gst_util_get_timestamp ();
-  self->model = rn50_model_new_from_file (model_location, &error);
+  /* Elements of one process that load the same file with the same batch
+   * and threads share one copy of the weights (nn/ keeps the cache). */
+  self->model = rn50_model_new_with_config (model_location, &config, &error);
   if (self->model == NULL) {
     gst_resnet50_classify_post_model_error (self, model_location, error);
     goto done;
   }
-  GST_INFO_OBJECT (self, "loaded %s in %" GST_TIME_FORMAT, model_location,
-      GST_TIME_ARGS (gst_util_get_timestamp () - t_load));
+  GST_INFO_OBJECT (self, "loaded %s in %" GST_TIME_FORMAT " (batch %u, %u "
+      "threads)", model_location,
+      GST_TIME_ARGS (gst_util_get_timestamp () - t_load), config.batch_size,
+      rn50_model_get_threads (self->model));
+  self->active_batch_size = config.batch_size;
+  self->active_batch_timeout = batch_timeout;
 
   self->model_name = g_strdup (rn50_model_get_name (self->model));
   self->n_classes = rn50_model_get_num_classes (self->model);
@@ -643,6 +728,14 @@ gst_resnet50_classify_start (GstBaseTransform * trans)
   GST_INFO_OBJECT (self, "model \"%s\": %u classes, input %ux%ux%u%s",
       self->model_name, self->n_classes, channels, height, width,
       self->outputs_probabilities ? ", outputs probabilities" : "");
+
+  if (self->active_batch_size > 1 &&
+      !gst_resnet50_classify_flusher_start (self, &error)) {
+    GST_ELEMENT_ERROR (self, RESOURCE, FAILED,
+        ("Could not start the batch flusher thread: %s", error->message),
+        (NULL));
+    goto done;
+  }
   ret = TRUE;
 
 done:
@@ -771,6 +864,14 @@ gst_resnet50_classify_set_caps (GstBaseTransform * trans, GstCaps * incaps,
     return FALSE;
   }
 
+  self->warned_short_buffer = FALSE;
+  GST_OBJECT_LOCK (self);
+  self->frame_duration = GST_VIDEO_INFO_FPS_N (&info) > 0 &&
+      GST_VIDEO_INFO_FPS_D (&info) > 0 ?
+      gst_util_uint64_scale_int (GST_SECOND, GST_VIDEO_INFO_FPS_D (&info),
+      GST_VIDEO_INFO_FPS_N (&info)) : GST_CLOCK_TIME_NONE;
+  GST_OBJECT_UNLOCK (self);
+
   is_yuv = GST_VIDEO_INFO_IS_YUV (&info);
   if (is_yuv)
     gst_resnet50_classify_yuv_matrix (&info, &yuv);
@@ -866,35 +967,45 @@ gst_resnet50_classify_post_results (GstResnet50Classify * self,
       gst_message_new_element (GST_OBJECT (self), s));
 }
 
-static GstFlowReturn
-gst_resnet50_classify_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
+/* Maps @buf and preprocesses it into @tensor (C×H×W floats). FALSE when
+ * the frame is to pass through without results: a GAP or empty buffer
+ * (nothing to classify), or one too small for the negotiated caps, which
+ * is reported with a warning and never read. */
+static gboolean
+gst_resnet50_classify_preprocess (GstResnet50Classify * self, GstBuffer * buf,
+    gfloat * tensor)
 {
-  GstResnet50Classify *self = GST_RESNET50_CLASSIFY (trans);
   GstVideoFrame frame;
   Rn50ImageView view;
-  GError *error = NULL;
-  GstClockTime t_start, inference_time;
-  const gfloat *output;
-  gfloat *input;
-  gfloat threshold;
-  gboolean post_messages;
-  guint top_k, n_top, i;
+  guint i;
 
-  /* Upstream reports the not-negotiated flow as an error itself. */
-  if (G_UNLIKELY (self->model == NULL || self->pre == NULL)) {
-    GST_ERROR_OBJECT (self, "buffer before the caps were set");
-    return GST_FLOW_NOT_NEGOTIATED;
+  if (GST_BUFFER_FLAG_IS_SET (buf, GST_BUFFER_FLAG_GAP) ||
+      gst_buffer_get_size (buf) == 0) {
+    GST_LOG_OBJECT (self, "GAP or empty buffer at %" GST_TIME_FORMAT
+        ": passed on without classification",
+        GST_TIME_ARGS (GST_BUFFER_PTS (buf)));
+    return FALSE;
   }
 
+  /* gst_video_frame_map() checks the buffer against the caps (or against
+   * its GstVideoMeta's planes), so nothing past its end is ever read. */
   if (!gst_video_frame_map (&frame, &self->info, buf, GST_MAP_READ)) {
-    GST_ELEMENT_ERROR (self, STREAM, FAILED,
-        ("Could not map a %s %dx%d frame for reading.",
-            GST_VIDEO_INFO_NAME (&self->info),
-            GST_VIDEO_INFO_WIDTH (&self->info),
-            GST_VIDEO_INFO_HEIGHT (&self->info)),
-        ("Buffer of %" G_GSIZE_FORMAT " bytes, the caps need %" G_GSIZE_FORMAT
-            ".", gst_buffer_get_size (buf), GST_VIDEO_INFO_SIZE (&self->info)));
-    return GST_FLOW_ERROR;
+    if (!self->warned_short_buffer) {
+      GST_ELEMENT_WARNING (self, STREAM, FORMAT,
+          ("Skipping a %s %dx%d frame of %" G_GSIZE_FORMAT " bytes: the caps "
+              "need %" G_GSIZE_FORMAT ".", GST_VIDEO_INFO_NAME (&self->info),
+              GST_VIDEO_INFO_WIDTH (&self->info),
+              GST_VIDEO_INFO_HEIGHT (&self->info), gst_buffer_get_size (buf),
+              GST_VIDEO_INFO_SIZE (&self->info)),
+          ("Such frames pass through without classification; upstream "
+              "produces buffers that do not match its caps (missing row "
+              "padding?). Warned once per caps."));
+      self->warned_short_buffer = TRUE;
+    }
+    GST_WARNING_OBJECT (self, "unmappable buffer of %" G_GSIZE_FORMAT
+        " bytes at %" GST_TIME_FORMAT " skipped", gst_buffer_get_size (buf),
+        GST_TIME_ARGS (GST_BUFFER_PTS (buf)));
+    return FALSE;
   }
 
   /* Plane pointers and strides come from the mapped frame (and its
@@ -907,27 +1018,28 @@ gst_resnet50_classify_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
     view.planes[i] = GST_VIDEO_FRAME_PLANE_DATA (&frame, i);
     view.strides[i] = GST_VIDEO_FRAME_PLANE_STRIDE (&frame, i);
   }
-
-  input = rn50_model_get_input (self->model);
-  rn50_preprocessor_run (self->pre, &view, input);
+  rn50_preprocessor_run (self->pre, &view, tensor);
   gst_video_frame_unmap (&frame);
 
   g_mutex_lock (&self->tensor_lock);
-  memcpy (self->last_tensor, input, self->tensor_n_floats * sizeof (gfloat));
+  memcpy (self->last_tensor, tensor, self->tensor_n_floats * sizeof (gfloat));
   self->last_tensor_n_floats = self->tensor_n_floats;
   g_mutex_unlock (&self->tensor_lock);
+  return TRUE;
+}
 
-  t_start = gst_util_get_timestamp ();
-  if (!rn50_model_run (self->model, &error)) {
-    GST_ELEMENT_ERROR (self, STREAM, FAILED,
-        ("Inference failed on the frame at %" GST_TIME_FORMAT ": %s",
-            GST_TIME_ARGS (GST_BUFFER_PTS (buf)), error->message), (NULL));
-    g_clear_error (&error);
-    return GST_FLOW_ERROR;
-  }
-  inference_time = gst_util_get_timestamp () - t_start;
+/* Turns one image's raw model outputs into probabilities and the top-k, and
+ * attaches them to @buf (writable) as meta and, if asked, as a message.
+ * @inference_time is the wall time of the run that produced them (one
+ * batch). */
+static void
+gst_resnet50_classify_attach_results (GstResnet50Classify * self,
+    GstBuffer * buf, const gfloat * output, GstClockTime inference_time)
+{
+  gfloat threshold;
+  gboolean post_messages;
+  guint top_k, n_top, i;
 
-  output = rn50_model_get_output (self->model);
   if (self->outputs_probabilities)
     memcpy (self->probs, output, self->n_classes * sizeof (gfloat));
   else
@@ -963,8 +1075,361 @@ gst_resnet50_classify_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
 
   if (post_messages)
     gst_resnet50_classify_post_results (self, buf, n_top, inference_time);
+}
 
+/* Runs the model on its input tensor; on failure posts the error naming
+ * the frame at @pts. */
+static gboolean
+gst_resnet50_classify_infer (GstResnet50Classify * self, GstClockTime pts,
+    GstClockTime * inference_time)
+{
+  GError *error = NULL;
+  GstClockTime t_start = gst_util_get_timestamp ();
+
+  if (!rn50_model_run (self->model, &error)) {
+    GST_ELEMENT_ERROR (self, STREAM, FAILED,
+        ("Inference failed on the frame at %" GST_TIME_FORMAT ": %s",
+            GST_TIME_ARGS (pts), error->message), (NULL));
+    g_clear_error (&error);
+    return FALSE;
+  }
+  *inference_time = gst_util_get_timestamp () - t_start;
+  return TRUE;
+}
+
+/* batch-size 1: every frame is classified as it passes. */
+static GstFlowReturn
+gst_resnet50_classify_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
+{
+  GstResnet50Classify *self = GST_RESNET50_CLASSIFY (trans);
+  GstClockTime inference_time;
+
+  /* Upstream reports the not-negotiated flow as an error itself. */
+  if (G_UNLIKELY (self->model == NULL || self->pre == NULL)) {
+    GST_ERROR_OBJECT (self, "buffer before the caps were set");
+    return GST_FLOW_NOT_NEGOTIATED;
+  }
+
+  if (!gst_resnet50_classify_preprocess (self, buf,
+          rn50_model_get_input (self->model)))
+    return GST_FLOW_OK;
+  if (!gst_resnet50_classify_infer (self, GST_BUFFER_PTS (buf),
+          &inference_time))
+    return GST_FLOW_ERROR;
+  gst_resnet50_classify_attach_results (self, buf,
+      rn50_model_get_output (self->model), inference_time);
   return GST_FLOW_OK;
+}
+
+/* ---- Batching (batch-size > 1) ------------------------------------------ */
+
+/* Drops every waiting frame (flush, stop). Stream lock held. */
+static void
+gst_resnet50_classify_drop_pending (GstResnet50Classify * self)
+{
+  guint i;
+
+  if (self->pending != NULL) {
+    for (i = 0; i < self->pending->len; i++)
+      gst_buffer_unref (g_array_index (self->pending, PendingFrame,
+              i).buffer);
+    g_array_set_size (self->pending, 0);
+  }
+  self->n_pending_images = 0;
+  g_queue_clear_full (&self->ready, (GDestroyNotify) gst_buffer_unref);
+  g_mutex_lock (&self->flush_lock);
+  self->flush_deadline = 0;
+  g_mutex_unlock (&self->flush_lock);
+}
+
+/* Infers the waiting images as one batch (slots past n_pending_images hold
+ * stale images whose outputs are ignored) and moves every waiting frame,
+ * results attached, to the ready queue in arrival order. Stream lock held. */
+static GstFlowReturn
+gst_resnet50_classify_run_batch (GstResnet50Classify * self)
+{
+  const gfloat *output;
+  GstClockTime inference_time = 0;
+  guint i;
+
+  g_mutex_lock (&self->flush_lock);
+  self->flush_deadline = 0;
+  g_mutex_unlock (&self->flush_lock);
+
+  if (self->n_pending_images > 0) {
+    GstClockTime pts =
+        GST_BUFFER_PTS (g_array_index (self->pending, PendingFrame,
+            0).buffer);
+    if (!gst_resnet50_classify_infer (self, pts, &inference_time)) {
+      gst_resnet50_classify_drop_pending (self);
+      return GST_FLOW_ERROR;
+    }
+    GST_DEBUG_OBJECT (self, "batch of %u/%u images in %" GST_TIME_FORMAT,
+        self->n_pending_images, self->active_batch_size,
+        GST_TIME_ARGS (inference_time));
+  }
+
+  output = rn50_model_get_output (self->model);
+  for (i = 0; i < self->pending->len; i++) {
+    PendingFrame *f = &g_array_index (self->pending, PendingFrame, i);
+    GstBuffer *buf = f->buffer;
+    if (f->classify) {
+      buf = gst_buffer_make_writable (buf);
+      gst_resnet50_classify_attach_results (self, buf,
+          output + (gsize) f->slot * self->n_classes, inference_time);
+    }
+    g_queue_push_tail (&self->ready, buf);
+  }
+  g_array_set_size (self->pending, 0);
+  self->n_pending_images = 0;
+  return GST_FLOW_OK;
+}
+
+/* Runs a partial batch and pushes everything that was waiting, before a
+ * serialized event or from the flusher. Stream lock held. */
+static GstFlowReturn
+gst_resnet50_classify_drain (GstResnet50Classify * self)
+{
+  GstBaseTransform *trans = GST_BASE_TRANSFORM (self);
+  GstFlowReturn ret = GST_FLOW_OK;
+  GstBuffer *buf;
+
+  if (self->pending == NULL || (self->pending->len == 0 &&
+          g_queue_is_empty (&self->ready)))
+    return GST_FLOW_OK;
+  if (self->pending->len > 0)
+    ret = gst_resnet50_classify_run_batch (self);
+  while ((buf = g_queue_pop_head (&self->ready)) != NULL) {
+    if (ret == GST_FLOW_OK)
+      ret = gst_pad_push (trans->srcpad, buf);
+    else
+      gst_buffer_unref (buf);
+  }
+  return ret;
+}
+
+static GstFlowReturn
+gst_resnet50_classify_submit_input_buffer (GstBaseTransform * trans,
+    gboolean is_discont, GstBuffer * buf)
+{
+  GstResnet50Classify *self = GST_RESNET50_CLASSIFY (trans);
+  PendingFrame f = { buf, FALSE, 0 };
+  GstFlowReturn ret;
+
+  if (self->active_batch_size <= 1)
+    return GST_BASE_TRANSFORM_CLASS (parent_class)->submit_input_buffer
+        (trans, is_discont, buf);
+
+  if (G_UNLIKELY (self->model == NULL || self->pre == NULL)) {
+    GST_ERROR_OBJECT (self, "buffer before the caps were set");
+    gst_buffer_unref (buf);
+    return GST_FLOW_NOT_NEGOTIATED;
+  }
+
+  /* A push of the flusher failed (downstream flushing, unlinked, error):
+   * tell upstream now, as a push from this thread would have. */
+  ret = self->flusher_flow;
+  self->flusher_flow = GST_FLOW_OK;
+  if (ret != GST_FLOW_OK) {
+    gst_buffer_unref (buf);
+    return ret;
+  }
+
+  f.slot = self->n_pending_images;
+  f.classify = gst_resnet50_classify_preprocess (self, buf,
+      rn50_model_get_input (self->model) + (gsize) f.slot *
+      self->tensor_n_floats);
+  if (!f.classify && self->pending->len == 0) {
+    g_queue_push_tail (&self->ready, buf);
+    return GST_FLOW_OK;
+  }
+  g_array_append_val (self->pending, f);
+  if (!f.classify)
+    return GST_FLOW_OK;
+
+  self->n_pending_images++;
+  if (self->n_pending_images == self->active_batch_size)
+    return gst_resnet50_classify_run_batch (self);
+
+  if (self->n_pending_images == 1 &&
+      GST_CLOCK_TIME_IS_VALID (self->active_batch_timeout)) {
+    g_mutex_lock (&self->flush_lock);
+    self->flush_deadline = g_get_monotonic_time () +
+        (gint64) (self->active_batch_timeout / GST_USECOND);
+    g_cond_signal (&self->flush_cond);
+    g_mutex_unlock (&self->flush_lock);
+  }
+  return GST_FLOW_OK;
+}
+
+static GstFlowReturn
+gst_resnet50_classify_generate_output (GstBaseTransform * trans,
+    GstBuffer ** outbuf)
+{
+  GstResnet50Classify *self = GST_RESNET50_CLASSIFY (trans);
+
+  if (self->active_batch_size <= 1)
+    return GST_BASE_TRANSFORM_CLASS (parent_class)->generate_output (trans,
+        outbuf);
+  *outbuf = g_queue_pop_head (&self->ready);
+  return GST_FLOW_OK;
+}
+
+static gboolean
+gst_resnet50_classify_sink_event (GstBaseTransform * trans, GstEvent * event)
+{
+  GstResnet50Classify *self = GST_RESNET50_CLASSIFY (trans);
+
+  if (self->active_batch_size > 1) {
+    if (GST_EVENT_TYPE (event) == GST_EVENT_FLUSH_STOP) {
+      /* Frames from before a flush must not come out after it. */
+      gst_resnet50_classify_drop_pending (self);
+      self->flusher_flow = GST_FLOW_OK;
+    } else if (GST_EVENT_IS_SERIALIZED (event)) {
+      /* EOS, segment, caps, gap...: the frames before the event leave
+       * before it, with their results (a partial batch if need be). */
+      GstFlowReturn ret = gst_resnet50_classify_drain (self);
+      if (ret != GST_FLOW_OK && ret != GST_FLOW_FLUSHING)
+        GST_DEBUG_OBJECT (self, "drain before %s: %s",
+            GST_EVENT_TYPE_NAME (event), gst_flow_get_name (ret));
+    }
+  }
+  return GST_BASE_TRANSFORM_CLASS (parent_class)->sink_event (trans, event);
+}
+
+/* Latency a batch adds in a live pipeline: the first frame of a batch
+ * waits for batch-size - 1 more frames, or for batch-timeout, whichever is
+ * shorter. */
+static GstClockTime
+gst_resnet50_classify_batch_latency (GstResnet50Classify * self)
+{
+  GstClockTime wait, frame_duration;
+  guint batch;
+
+  GST_OBJECT_LOCK (self);
+  batch = self->active_batch_size > 0 ? self->active_batch_size :
+      self->batch_size;
+  wait = self->active_batch_size > 0 ? self->active_batch_timeout :
+      self->batch_timeout;
+  frame_duration = self->frame_duration;
+  GST_OBJECT_UNLOCK (self);
+
+  if (batch <= 1)
+    return 0;
+  if (GST_CLOCK_TIME_IS_VALID (frame_duration) &&
+      (!GST_CLOCK_TIME_IS_VALID (wait) ||
+          (batch - 1) * frame_duration < wait))
+    wait = (batch - 1) * frame_duration;
+  return wait;
+}
+
+static gboolean
+gst_resnet50_classify_src_query (GstBaseTransform * trans,
+    GstPadDirection direction, GstQuery * query)
+{
+  GstResnet50Classify *self = GST_RESNET50_CLASSIFY (trans);
+  gboolean ret;
+
+  ret = GST_BASE_TRANSFORM_CLASS (parent_class)->query (trans, direction,
+      query);
+  if (ret && direction == GST_PAD_SRC &&
+      GST_QUERY_TYPE (query) == GST_QUERY_LATENCY) {
+    gboolean live;
+    GstClockTime min, max, ours = gst_resnet50_classify_batch_latency (self);
+
+    gst_query_parse_latency (query, &live, &min, &max);
+    if (!GST_CLOCK_TIME_IS_VALID (ours)) {
+      /* No timeout and no framerate: a batch may wait for ever. */
+      GST_ELEMENT_WARNING (self, CORE, CLOCK,
+          ("batch-size %u with no batch-timeout has no bounded latency.",
+              self->batch_size), ("Set batch-timeout for live sources."));
+      ours = 0;
+    }
+    GST_DEBUG_OBJECT (self, "upstream latency live %d min %" GST_TIME_FORMAT
+        " max %" GST_TIME_FORMAT ", adding %" GST_TIME_FORMAT, live,
+        GST_TIME_ARGS (min), GST_TIME_ARGS (max), GST_TIME_ARGS (ours));
+    min += ours;
+    if (GST_CLOCK_TIME_IS_VALID (max))
+      max += ours;
+    gst_query_set_latency (query, live, min, max);
+  }
+  return ret;
+}
+
+/* The flusher: sleeps until the oldest waiting frame's deadline, then runs
+ * the partial batch and pushes it, holding the stream lock like the
+ * streaming thread does, so the two never interleave. */
+static gpointer
+gst_resnet50_classify_flusher_loop (gpointer data)
+{
+  GstResnet50Classify *self = data;
+  GstBaseTransform *trans = GST_BASE_TRANSFORM (self);
+
+  g_mutex_lock (&self->flush_lock);
+  while (!self->flusher_quit) {
+    gint64 deadline = self->flush_deadline;
+    if (deadline == 0) {
+      g_cond_wait (&self->flush_cond, &self->flush_lock);
+      continue;
+    }
+    if (g_get_monotonic_time () < deadline) {
+      g_cond_wait_until (&self->flush_cond, &self->flush_lock, deadline);
+      continue;
+    }
+    g_mutex_unlock (&self->flush_lock);
+
+    GST_PAD_STREAM_LOCK (trans->sinkpad);
+    g_mutex_lock (&self->flush_lock);
+    /* The streaming thread may have run the batch meanwhile. */
+    deadline = self->flush_deadline;
+    g_mutex_unlock (&self->flush_lock);
+    if (deadline != 0 && g_get_monotonic_time () >= deadline) {
+      GstFlowReturn ret;
+      GST_DEBUG_OBJECT (self, "batch-timeout: running %u of %u images",
+          self->n_pending_images, self->active_batch_size);
+      ret = gst_resnet50_classify_drain (self);
+      if (ret != GST_FLOW_OK)
+        self->flusher_flow = ret;
+    }
+    GST_PAD_STREAM_UNLOCK (trans->sinkpad);
+
+    g_mutex_lock (&self->flush_lock);
+  }
+  g_mutex_unlock (&self->flush_lock);
+  return NULL;
+}
+
+static gboolean
+gst_resnet50_classify_flusher_start (GstResnet50Classify * self,
+    GError ** error)
+{
+  gchar *name = g_strdup_printf ("%s:flush", GST_OBJECT_NAME (self));
+
+  self->pending = g_array_sized_new (FALSE, FALSE, sizeof (PendingFrame),
+      self->active_batch_size);
+  self->flusher_flow = GST_FLOW_OK;
+  self->flusher_quit = FALSE;
+  self->flush_deadline = 0;
+  self->flusher = g_thread_try_new (name, gst_resnet50_classify_flusher_loop,
+      self, error);
+  g_free (name);
+  return self->flusher != NULL;
+}
+
+/* Called from stop() (streaming already stopped) and on failed starts. */
+static void
+gst_resnet50_classify_flusher_stop (GstResnet50Classify * self)
+{
+  if (self->flusher != NULL) {
+    g_mutex_lock (&self->flush_lock);
+    self->flusher_quit = TRUE;
+    g_cond_signal (&self->flush_cond);
+    g_mutex_unlock (&self->flush_lock);
+    g_thread_join (self->flusher);
+    self->flusher = NULL;
+  }
+  gst_resnet50_classify_drop_pending (self);
+  g_clear_pointer (&self->pending, g_array_unref);
 }
 
 static void
@@ -979,6 +1444,8 @@ gst_resnet50_classify_finalize (GObject * object)
   g_array_unref (self->std);
   g_free (self->last_tensor);
   g_mutex_clear (&self->tensor_lock);
+  g_mutex_clear (&self->flush_lock);
+  g_cond_clear (&self->flush_cond);
 
   G_OBJECT_CLASS (parent_class)->finalize (object);
 }
@@ -1161,6 +1628,54 @@ gst_resnet50_classify_class_init (GstResnet50ClassifyClass * klass)
           "debugging)", G_TYPE_BYTES,
           G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
 
+  /**
+   * GstResnet50Classify:batch-size:
+   *
+   * Frames inferred together in one run of the network. Above 1, frames
+   * wait until the batch is full, then leave in their original order,
+   * each with its own results. A partial batch runs at EOS, before any
+   * other serialized event (segment, caps, gap) and once its first frame
+   * has waited #batch-timeout; a flush drops it. Batches raise throughput
+   * on many cores at the cost of latency, which the element reports in the
+   * LATENCY query.
+   */
+  g_object_class_install_property (gobject_class, PROP_BATCH_SIZE,
+      g_param_spec_uint ("batch-size", "Batch size",
+          "Frames inferred together; frames keep their order and their own "
+          "results (a partial batch runs at EOS, on events and after "
+          "batch-timeout)", 1, MAX_PROP_BATCH_SIZE, DEFAULT_PROP_BATCH_SIZE,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+          GST_PARAM_MUTABLE_READY));
+
+  /**
+   * GstResnet50Classify:batch-timeout:
+   *
+   * Longest time, in nanoseconds, that the first frame of a batch waits for
+   * the rest before the partial batch runs (wall clock). -1: wait until the
+   * batch is full or an event comes.
+   */
+  g_object_class_install_property (gobject_class, PROP_BATCH_TIMEOUT,
+      g_param_spec_uint64 ("batch-timeout", "Batch timeout",
+          "Longest wait in ns for a batch to fill before a partial batch "
+          "runs (-1 = wait for a full batch or an event)", 0, G_MAXUINT64,
+          DEFAULT_PROP_BATCH_TIMEOUT,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+          GST_PARAM_MUTABLE_READY));
+
+  /**
+   * GstResnet50Classify:threads:
+   *
+   * Compute threads of this element's inference (0: one per core). Elements
+   * of one process that load the same file with the same batch-size and
+   * threads share one copy of the weights.
+   */
+  g_object_class_install_property (gobject_class, PROP_THREADS,
+      g_param_spec_uint ("threads", "Threads",
+          "Compute threads for inference (0 = one per core)", 0,
+          MAX_PROP_THREADS, DEFAULT_PROP_THREADS,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+          GST_PARAM_MUTABLE_READY));
+
   gst_element_class_add_static_pad_template (element_class, &sink_template);
   gst_element_class_add_static_pad_template (element_class, &src_template);
   gst_element_class_set_static_metadata (element_class,
@@ -1180,6 +1695,12 @@ gst_resnet50_classify_class_init (GstResnet50ClassifyClass * klass)
   trans_class->set_caps = GST_DEBUG_FUNCPTR (gst_resnet50_classify_set_caps);
   trans_class->transform_ip =
       GST_DEBUG_FUNCPTR (gst_resnet50_classify_transform_ip);
+  trans_class->submit_input_buffer =
+      GST_DEBUG_FUNCPTR (gst_resnet50_classify_submit_input_buffer);
+  trans_class->generate_output =
+      GST_DEBUG_FUNCPTR (gst_resnet50_classify_generate_output);
+  trans_class->sink_event = GST_DEBUG_FUNCPTR (gst_resnet50_classify_sink_event);
+  trans_class->query = GST_DEBUG_FUNCPTR (gst_resnet50_classify_src_query);
   /* The meta is added to every buffer, so never skip transform_ip. */
   trans_class->passthrough_on_same_caps = FALSE;
   trans_class->transform_ip_on_passthrough = FALSE;
@@ -1201,7 +1722,14 @@ gst_resnet50_classify_init (GstResnet50Classify * self)
   self->preset = DEFAULT_PROP_PRESET;
   self->mean = g_array_new (FALSE, FALSE, sizeof (gdouble));
   self->std = g_array_new (FALSE, FALSE, sizeof (gdouble));
+  self->batch_size = DEFAULT_PROP_BATCH_SIZE;
+  self->batch_timeout = DEFAULT_PROP_BATCH_TIMEOUT;
+  self->threads = DEFAULT_PROP_THREADS;
+  self->frame_duration = GST_CLOCK_TIME_NONE;
   g_mutex_init (&self->tensor_lock);
+  g_mutex_init (&self->flush_lock);
+  g_cond_init (&self->flush_cond);
+  g_queue_init (&self->ready);
 
   /* Frames are only read: work on the input buffer, never a new one, and
    * stay out of passthrough so every buffer gets its meta. */

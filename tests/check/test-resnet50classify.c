@@ -375,6 +375,8 @@ pop_element_messages (GstBus * bus, const gchar * name)
 
 GST_START_TEST (test_every_property_has_a_blurb_and_defaults)
 {
+  guint batch_size, threads;
+  guint64 batch_timeout;
   GstElement *element = gst_element_factory_make ("resnet50classify", NULL);
   GstElementFactory *factory = gst_element_get_factory (element);
   GParamSpec **specs;
@@ -404,7 +406,7 @@ GST_START_TEST (test_every_property_has_a_blurb_and_defaults)
         "property %s has no useful blurb", specs[i]->name);
   }
   g_free (specs);
-  fail_unless_equals_int (n_own, 11);
+  fail_unless_equals_int (n_own, 14);
 
   g_object_get (element, "model-location", &s, "top-k", &top_k, "threshold",
       &threshold, "post-messages", &post_messages, "label-offset",
@@ -415,6 +417,11 @@ GST_START_TEST (test_every_property_has_a_blurb_and_defaults)
   fail_unless_equals_int (top_k, 5);
   fail_unless_equals_float (threshold, 0.0f);
   fail_unless (!post_messages);
+  g_object_get (element, "batch-size", &batch_size, "batch-timeout",
+      &batch_timeout, "threads", &threads, NULL);
+  fail_unless_equals_int (batch_size, 1);
+  fail_unless_equals_uint64 (batch_timeout, 200 * GST_MSECOND);
+  fail_unless_equals_int (threads, 0);
 
   g_value_init (&v, GST_TYPE_ARRAY);
   g_object_get_property (G_OBJECT (element), "mean", &v);
@@ -1389,28 +1396,53 @@ GST_END_TEST;
 
 /* ---- per-frame failure ---------------------------------------------------- */
 
-GST_START_TEST (test_buffer_smaller_than_caps_posts_stream_error)
+/* A buffer shorter than its caps is never read: it passes on without
+ * results, and the application hears about it once (per caps) as a
+ * warning, not as an error that would stop a long-running pipeline. */
+GST_START_TEST (test_buffer_smaller_than_caps_passes_with_one_warning)
 {
   GstHarness *h = harness_for (make_classifier (TEST_MODEL (), NULL));
   GstBus *bus = gst_bus_new ();
   GstMessage *msg;
+  GstBuffer *out;
   GError *err = NULL;
-  guint n_errors = 0;
+  guint n_warnings = 0, i;
 
   gst_element_set_bus (h->element, bus);
   gst_harness_set_src_caps_str (h,
       "video/x-raw,format=RGB,width=64,height=48,framerate=30/1");
+  for (i = 0; i < 2; i++) {
+    /* 100 bytes, then one byte short of the 64x48 RGB frame. */
+    gsize size = i == 0 ? 100 : 64 * 48 * 3 - 1;
+    fail_unless_equals_int (gst_harness_push (h,
+            gst_buffer_new_allocate (NULL, size, NULL)), GST_FLOW_OK);
+    out = gst_harness_pull (h);
+    fail_unless (out != NULL);
+    fail_unless_equals_uint64 (gst_buffer_get_size (out), size);
+    fail_unless (gst_buffer_get_classification_meta (out) == NULL);
+    gst_buffer_unref (out);
+  }
+  /* A whole frame after them is classified as usual. */
   fail_unless_equals_int (gst_harness_push (h,
-          gst_buffer_new_allocate (NULL, 100, NULL)), GST_FLOW_ERROR);
-  while ((msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR)) != NULL) {
-    gst_message_parse_error (msg, &err, NULL);
+          gst_buffer_new_allocate (NULL, 64 * 48 * 3, NULL)), GST_FLOW_OK);
+  out = gst_harness_pull (h);
+  check_meta (out, 5, 1000);
+  gst_buffer_unref (out);
+
+  while ((msg = gst_bus_pop_filtered (bus,
+              GST_MESSAGE_WARNING | GST_MESSAGE_ERROR)) != NULL) {
+    fail_unless (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_WARNING,
+        "unexpected error message");
+    gst_message_parse_warning (msg, &err, NULL);
     fail_unless (err->domain == GST_STREAM_ERROR);
-    fail_unless_equals_int (err->code, GST_STREAM_ERROR_FAILED);
+    fail_unless_equals_int (err->code, GST_STREAM_ERROR_FORMAT);
+    fail_unless (strstr (err->message, "100 bytes") != NULL, "%s",
+        err->message);
     g_clear_error (&err);
     gst_message_unref (msg);
-    n_errors++;
+    n_warnings++;
   }
-  fail_unless_equals_int (n_errors, 1);
+  fail_unless_equals_int (n_warnings, 1);
   gst_element_set_bus (h->element, NULL);
   gst_object_unref (bus);
   gst_harness_teardown (h);
@@ -1693,7 +1725,7 @@ resnet50classify_suite (void)
   suite_add_tcase (s, tc_state);
   tcase_add_test (tc_state, test_null_playing_null_twice);
   tcase_add_test (tc_state, test_starts_after_a_failed_start);
-  tcase_add_test (tc_state, test_buffer_smaller_than_caps_posts_stream_error);
+  tcase_add_test (tc_state, test_buffer_smaller_than_caps_passes_with_one_warning);
 
   suite_add_tcase (s, tc_labels);
   tcase_add_test (tc_labels, test_labels_come_from_the_line_of_the_class_id);
