@@ -1,21 +1,37 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Frame → normalized NCHW tensor. The work is split so that nothing in the
- * per-pixel loops goes through a function pointer or a switch: a per-format
- * row converter turns one source row (only the columns the kept output
- * needs) into a row of float R, G, B pixels, a horizontal pass filters that
- * row into a small ring of rows, and a vertical pass combines ring rows
- * into the tensor planes, normalizing as it writes. Only the source rows
- * and columns that the kept output (after cropping) depends on are read. The resampling
- * reproduces PIL's antialiased BILINEAR resize (what torchvision's Resize does
- * on PIL images) in float; the YUV conversion reproduces GStreamer 1.22
- * videoconvert's 8-bit arithmetic exactly, so a YUV frame gives the same
- * tensor as the RGB frame videoconvert would have made of it. All tables and
+/* Frame → normalized NCHW tensor. The resampling reproduces PIL's
+ * antialiased BILINEAR resize (what torchvision's Resize does on PIL
+ * images); the YUV conversion reproduces GStreamer 1.22 videoconvert's 8-bit
+ * arithmetic exactly, so a YUV frame gives the same tensor as the RGB frame
+ * videoconvert would have made of it.
+ *
+ * Only the source rows and columns that the kept output (after cropping)
+ * depends on are read. The work runs vertical pass first, because that is
+ * the pass that reads contiguous memory: for each output row, the source
+ * rows of its window (8-bit R, G, B: YUV rows converted once into a small
+ * ring as planes, packed RGB rows read in place) are combined column by
+ * column into one row of 16-bit values with 7 fractional bits; that row is
+ * then filtered horizontally into the tensor row, normalizing as it
+ * writes. Both passes use 14-bit fixed-point weights (each window's weights
+ * sum to exactly 1), so a flat image stays exactly flat and the result is
+ * within ~0.1 level of PIL's float coefficients (PIL itself rounds to 8
+ * bits between its passes, ±0.5 level). The inner loops use SSE2 (every
+ * x86-64 has it) with the same integer arithmetic in plain C for other
+ * CPUs and for the ragged ends of rows, so both give the same tensor bit
+ * for bit (tests/nn/test-preprocess-simd.c checks it). All tables and
  * scratch rows are built in rn50_preprocessor_new(); a run allocates
- * nothing. */
+ * nothing and starts no thread. */
 #include "preprocess.h"
 
 #include <math.h>
 #include <string.h>
+
+#if defined(__SSE2__) && !defined(RN50_PREPROCESS_NO_SIMD)
+#include <emmintrin.h>
+#define RN50_SSE2 1
+#else
+#define RN50_SSE2 0
+#endif
 
 /* Largest frame side and tensor side accepted. Keeps every index and
  * product of two sides inside 32 bits and the filter tables small
@@ -27,21 +43,32 @@
 #define RN50_CROP_RESIZE_NUM 256
 #define RN50_CROP_RESIZE_DEN 224
 
-/* One pixel as floats: R, G, B and an unused lane. A GCC/Clang vector type,
- * so that the filters and the normalization handle the three channels in
- * one SIMD operation even at -O2, without intrinsics. */
-typedef float Rn50Pixel __attribute__((vector_size (16)));
+/* Filter weights are integers in units of 2^-14: a weight of 1 fits a
+ * signed 16-bit word, as SSE2's pmaddwd needs. */
+#define RN50_WEIGHT_BITS 14
+#define RN50_WEIGHT_ONE (1 << RN50_WEIGHT_BITS)
+/* The vertical pass keeps 7 fractional bits of its 8-bit inputs:
+ * 255 × 2^7 = 32640 still fits a signed 16-bit word, and the horizontal
+ * sums, value × 2^(7 + 14) ≤ 255 × 2^21, fit 32 bits. */
+#define RN50_VERTICAL_FRAC_BITS 7
+#define RN50_VERTICAL_SHIFT (RN50_WEIGHT_BITS - RN50_VERTICAL_FRAC_BITS)
+#define RN50_SUM_BITS (RN50_VERTICAL_FRAC_BITS + RN50_WEIGHT_BITS)
+
+/* Scratch rows get this many elements of slack at their end, so that a
+ * 16-wide SIMD block that starts inside a row stays inside the buffer. */
+#define RN50_ROW_SLACK 16
 
 /* One axis of the resampler, in PIL's terms: for output sample i (of the
  * kept range), source samples first[i] .. first[i] + count[i] - 1 weighted by
- * weights[i * ksize + k]. Indices are absolute source indices. */
+ * weights[i * ksize + k] (units of 2^-14, zero past count[i]). Indices are
+ * absolute source indices. */
 typedef struct
 {
   guint n_out;
   guint ksize;                  /* stride of weights, ≥ every count */
   guint *first;
   guint *count;
-  float *weights;
+  gint16 *weights;
   guint src_begin;              /* union of all windows: [src_begin, src_end) */
   guint src_end;
 } Rn50FilterAxis;
@@ -56,9 +83,18 @@ typedef struct
   gint wa;
 } Rn50ChromaTap;
 
-/* Converts source row @y, columns [h.src_begin, h.src_end), into @dst. */
+/* How one row of chroma samples becomes one sample per luma column. */
+typedef enum
+{
+  RN50_CHROMA_REPLICATE,        /* I420: c[x / 2] */
+  RN50_CHROMA_CENTRED,          /* linear, samples between two columns */
+  RN50_CHROMA_COSITED,          /* linear, samples on the even columns */
+} Rn50ChromaFilter;
+
+/* Converts YUV source row @y, columns [col_begin, h.src_end), into 8-bit
+ * R, G and B planes at @dst, @dst + plane_stride, @dst + 2 plane_stride. */
 typedef void (*Rn50RowConverter) (Rn50Preprocessor * pre,
-    const Rn50ImageView * image, guint y, Rn50Pixel * dst);
+    const Rn50ImageView * image, guint y, guint8 * dst);
 
 struct _Rn50Preprocessor
 {
@@ -78,41 +114,73 @@ struct _Rn50Preprocessor
   Rn50FilterAxis v;
 
   /* Per colour component R, G, B: the tensor plane it goes to (R and B
-   * swap places for BGR models) and its normalization, value * mul + add. */
+   * swap places for BGR models) and its normalization, sum * mul + add
+   * (mul includes the 2^-21 of the fixed-point sums). */
   guint plane_of[3];
   float mul[3];
   float add[3];
 
-  Rn50RowConverter convert_row;
+  /* Source columns read: [col_begin, h.src_end), n_cols of them. For YUV
+   * col_begin is even, so that the row starts on a chroma sample. */
+  guint col_begin;
+  guint n_cols;
+  /* Elements between the R, G and B planes of a ring row and of hrow:
+   * n_cols rounded up to whole SIMD blocks. */
+  gsize plane_stride;
 
-  /* YUV → RGB: videoconvert's fixed-point terms per 8-bit sample value. */
+  /* Packed RGB and GRAY8: bytes per pixel and the byte offset of R, G, B
+   * in a pixel; the vertical pass reads the frame's rows in place. 0 for
+   * YUV. */
+  guint bpp;
+  guint comp_offset[3];
+
+  /* YUV: converted rows, a ring of ring_rows rows of 3 × plane_stride
+   * bytes (each source row is converted once: windows only move down). */
+  Rn50RowConverter convert_row;
+  guint8 *ring;
+  guint ring_rows;
+
+  /* The source rows of the current vertical window (v.ksize + 1 pointers:
+   * an odd window repeats its last row), and the vertical weights in
+   * pairs, w[2p] | w[2p + 1] << 16 (the second 0 past the window), per
+   * output row ((v.ksize + 1) / 2 per row), as pmaddwd takes them. */
+  const guint8 **window;
+  gint32 *v_pairs;
+  /* Vertically filtered row: packed formats (n_cols × bpp values, then
+   * split into planes), and the planes the horizontal pass reads
+   * (3 × plane_stride + h.ksize values: windows read whole weight
+   * blocks). */
+  gint16 *vrow;
+  gint16 *hrow;
+
+  /* YUV → RGB: videoconvert's 16-bit matrix coefficients (Y, R from V,
+   * G from U, G from V, B from U) and the same as per-sample terms for
+   * the plain C path. */
+  gint16 coef[5];
   gint32 tab_y[256];
   gint32 tab_rv[256];
   gint32 tab_gu[256];
   gint32 tab_gv[256];
   gint32 tab_bu[256];
-  /* clip_lut[s] = clamp (s, -128, 127) + 128 as a float, for every sum s
-   * the tables can produce (indexable from the smallest, negative, one). */
-  float *clip_lut_mem;
-  const float *clip_lut;
+  /* Chroma samples covering the converted columns: [chroma_begin,
+   * chroma_end), de-interleaved for NV12 and YUY2 into chroma_u8[U or V]. */
+  guint chroma_begin;
+  guint chroma_end;
+  guint8 *chroma_u8[2];
+  /* YUY2: the row's luma samples, de-interleaved. */
+  guint8 *yuy2_luma;
   /* NV12 vertical chroma taps, per source row; NULL for other formats. */
   Rn50ChromaTap *chroma_row;
-  /* Horizontally upsampled chroma rows, cached by chroma row index so that
-   * consecutive luma rows sharing a chroma row do not redo the work. */
+  /* Chroma rows upsampled to one sample per converted column, cached by
+   * chroma row index so that consecutive luma rows sharing a chroma row
+   * do not redo the work. */
   gint16 *chroma_cache[2][2];   /* [slot][U or V] */
   gint chroma_cache_row[2];
   /* Chroma samples sit on the even luma columns (MPEG-2 siting) rather
    * than between two columns: see rn50_preprocessor_set_chroma_siting(). */
   gboolean chroma_h_cosited;
-
-  /* Scratch: one converted source row (h.src_end - h.src_begin pixels), a
-   * ring of horizontally filtered rows (ring_rows × content_width pixels),
-   * and the ring rows of the current vertical window (v.ksize pointers). */
-  Rn50Pixel *src_row;
-  Rn50Pixel *ring;
-  guint ring_rows;
-  const Rn50Pixel **window;
 };
+
 
 void
 rn50_preprocess_config_init_torchvision (Rn50PreprocessConfig * config,
@@ -176,6 +244,7 @@ triangle (double x)
   return x < 1.0 ? 1.0 - x : 0.0;
 }
 
+
 static void
 filter_axis_clear (Rn50FilterAxis * axis)
 {
@@ -190,32 +259,36 @@ filter_axis_clear (Rn50FilterAxis * axis)
  * When shrinking the triangle is stretched by the scale (support = scale),
  * which is the antialiasing; window bounds and weights are computed as PIL
  * does (same rounding, weights normalized to sum 1). Zero weights at the
- * window ends are trimmed, which changes nothing but the work. */
+ * window ends are trimmed, which changes nothing but the work. The weights
+ * are then rounded to 2^-14 through their running sum, so each window sums
+ * to exactly 1 and no partial sum is off by more than half a unit. The
+ * weight stride is a multiple of @align (zeros after each window). */
 static void
 filter_axis_init (Rn50FilterAxis * axis, guint in_size, guint resized_size,
-    guint crop_offset, guint n_out)
+    guint crop_offset, guint n_out, guint align)
 {
   double scale = (double) in_size / (double) resized_size;
   double filterscale = MAX (scale, 1.0);
   double support = 1.0 * filterscale;   /* the triangle's support is 1 */
   double ss = 1.0 / filterscale;
+  guint max_taps = (guint) ceil (support) * 2 + 1;
   double *k;
   guint i;
 
   axis->n_out = n_out;
-  axis->ksize = (guint) ceil (support) * 2 + 1;
+  axis->ksize = (max_taps + align - 1) / align * align;
   axis->first = g_new (guint, n_out);
   axis->count = g_new (guint, n_out);
-  axis->weights = g_new0 (float, (gsize) n_out * axis->ksize);
+  axis->weights = g_new0 (gint16, (gsize) n_out * axis->ksize);
   axis->src_begin = in_size;
   axis->src_end = 0;
-  k = g_new (double, axis->ksize);
+  k = g_new (double, max_taps);
 
   for (i = 0; i < n_out; i++) {
     double center = ((double) (i + crop_offset) + 0.5) * scale;
-    double ww = 0.0;
-    gint xmin, xmax, x, lo, hi;
-    float *w = axis->weights + (gsize) i * axis->ksize;
+    double ww = 0.0, running = 0.0;
+    gint xmin, xmax, x, lo, hi, prev = 0;
+    gint16 *w = axis->weights + (gsize) i * axis->ksize;
 
     /* PIL truncates with a C cast (towards zero), then clamps. */
     xmin = (gint) (center - support + 0.5);
@@ -225,8 +298,8 @@ filter_axis_init (Rn50FilterAxis * axis, guint in_size, guint resized_size,
     if (xmax > (gint) in_size)
       xmax = (gint) in_size;
     xmax -= xmin;
-    if (xmax > (gint) axis->ksize)      /* cannot happen; keeps k[] in bounds */
-      xmax = (gint) axis->ksize;
+    if (xmax > (gint) max_taps) /* cannot happen; keeps k[] in bounds */
+      xmax = (gint) max_taps;
 
     for (x = 0; x < xmax; x++) {
       k[x] = triangle ((x + xmin - center + 0.5) * ss);
@@ -246,12 +319,20 @@ filter_axis_init (Rn50FilterAxis * axis, guint in_size, guint resized_size,
       gint c = CLAMP ((gint) center, 0, (gint) in_size - 1);
       axis->first[i] = (guint) c;
       axis->count[i] = 1;
-      w[0] = 1.0f;
+      w[0] = RN50_WEIGHT_ONE;
     } else {
       axis->first[i] = (guint) (xmin + lo);
       axis->count[i] = (guint) (hi - lo);
-      for (x = lo; x < hi; x++)
-        w[x - lo] = (float) (k[x] / ww);
+      for (x = lo; x < hi; x++) {
+        gint q;
+
+        running += k[x] / ww;
+        q = x + 1 == hi ? RN50_WEIGHT_ONE :
+            (gint) floor (running * RN50_WEIGHT_ONE + 0.5);
+        q = CLAMP (q, prev, RN50_WEIGHT_ONE);
+        w[x - lo] = (gint16) (q - prev);
+        prev = q;
+      }
     }
 
     axis->src_begin = MIN (axis->src_begin, axis->first[i]);
@@ -326,8 +407,9 @@ setup_geometry (Rn50Preprocessor * pre)
       break;
   }
 
-  filter_axis_init (&pre->h, w, resized_w, crop_x, pre->content_width);
-  filter_axis_init (&pre->v, h, resized_h, crop_y, pre->content_height);
+  filter_axis_init (&pre->h, w, resized_w, crop_x, pre->content_width, 8);
+  filter_axis_init (&pre->v, h, resized_h, crop_y, pre->content_height,
+      1);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -370,8 +452,7 @@ setup_yuv_tables (Rn50Preprocessor * pre, const Rn50YuvMatrix * yuv,
   double c_scale = yuv->full_range ? 1.0 : 255.0 / 224.0;
   double coef[5];
   gint icoef[5];
-  gint32 lo, hi, s;
-  guint i, j, k;
+  guint i;
 
   if (!(kr > 0.0 && kb > 0.0 && kg > 0.0 && kr < 1.0 && kb < 1.0)) {
     g_set_error (error, RN50_ERROR, RN50_ERROR_SETTINGS,
@@ -395,6 +476,7 @@ setup_yuv_tables (Rn50Preprocessor * pre, const Rn50YuvMatrix * yuv,
       return FALSE;
     }
     icoef[i] = (gint) scaled;
+    pre->coef[i] = (gint16) scaled;
   }
 
   for (i = 0; i < 256; i++) {
@@ -405,24 +487,6 @@ setup_yuv_tables (Rn50Preprocessor * pre, const Rn50YuvMatrix * yuv,
     pre->tab_bu[i] = orc_mulhs_splat (i, icoef[4]);
   }
 
-  /* Each table is monotonic, so the extreme sums come from samples 0 and
-   * 255; the bound covers R, G (three terms) and B at once. */
-  lo = hi = 0;
-  for (i = 0; i < 256; i += 255) {
-    gint32 y = pre->tab_y[i];
-    for (j = 0; j < 256; j += 255) {
-      gint32 r = y + pre->tab_rv[j], b = y + pre->tab_bu[j];
-      for (k = 0; k < 256; k += 255) {
-        gint32 g = y + pre->tab_gu[j] + pre->tab_gv[k];
-        lo = MIN (lo, MIN (MIN (r, b), g));
-        hi = MAX (hi, MAX (MAX (r, b), g));
-      }
-    }
-  }
-  pre->clip_lut_mem = g_new (float, hi - lo + 1);
-  for (s = lo; s <= hi; s++)
-    pre->clip_lut_mem[s - lo] = (float) (CLAMP (s, -128, 127) + 128);
-  pre->clip_lut = pre->clip_lut_mem - lo;
   return TRUE;
 }
 
@@ -468,51 +532,298 @@ chroma_tap_linear (guint y, guint height, gboolean v_cosited)
   return t;
 }
 
-/* One chroma row upsampled horizontally (linear, see above) over the
- * converted columns [h.src_begin, h.src_end). @c points at the row's first
- * sample, @step is the byte distance between samples of this component
- * (1 planar, 2 NV12, 4 YUY2). Odd and even columns use fixed 3:1 / 1:3
- * pairs, so each runs as its own simple loop. */
-static void
-chroma_row_upsample (const Rn50Preprocessor * pre, const guint8 * c,
-    guint step, gint16 * out)
+/* One upsampled chroma sample for luma column @x of a @w-wide frame, from
+ * chroma row @c (indexed by chroma column). See the rules above. */
+static inline gint16
+chroma_at (const guint8 * c, guint x, guint w, Rn50ChromaFilter filter)
 {
-  guint x0 = pre->h.src_begin, x1 = pre->h.src_end, w = pre->width;
-  guint x;
+  guint k = x / 2;
 
-  if (pre->chroma_h_cosited) {
-    /* even x: c[x/2] */
-    for (x = (x0 + 1) & ~1u; x < x1; x += 2)
-      out[x - x0] = c[(x / 2) * step];
-    /* odd x < w - 1: (c[x/2] + c[x/2 + 1] + 1) >> 1 */
-    for (x = x0 | 1; x < x1 && x + 1 < w; x += 2) {
-      guint k = x / 2;
-      out[x - x0] = (gint16) ((c[k * step] + c[(k + 1) * step] + 1) >> 1);
-    }
-    /* the last column of an even width has no right neighbour */
-    if (w % 2 == 0 && x1 == w)
-      out[w - 1 - x0] = c[((w - 1) / 2) * step];
-    return;
+  if (filter == RN50_CHROMA_REPLICATE)
+    return c[k];
+  if (x % 2 == 0) {
+    if (filter == RN50_CHROMA_COSITED || x == 0)
+      return c[k];
+    return (gint16) ((c[k - 1] + 3 * c[k] + 2) >> 2);
   }
-
-  /* odd x < w - 1: (3 c[x/2] + c[x/2 + 1] + 2) >> 2 */
-  for (x = x0 | 1; x < x1 && x + 1 < w; x += 2) {
-    guint k = x / 2;
-    out[x - x0] = (gint16) ((3 * c[k * step] + c[(k + 1) * step] + 2) >> 2);
-  }
-  /* even x ≥ 2: (c[x/2 - 1] + 3 c[x/2] + 2) >> 2 */
-  for (x = MAX (2, (x0 + 1) & ~1u); x < x1; x += 2) {
-    guint k = x / 2;
-    out[x - x0] = (gint16) ((c[(k - 1) * step] + 3 * c[k * step] + 2) >> 2);
-  }
-  /* edges copy their sample */
-  if (x0 == 0)
-    out[0] = c[0];
-  if (w % 2 == 0 && x1 == w)
-    out[w - 1 - x0] = c[((w - 1) / 2) * step];
+  /* the last column of an even width has no right neighbour */
+  if (x + 1 >= w)
+    return c[k];
+  if (filter == RN50_CHROMA_COSITED)
+    return (gint16) ((c[k] + c[k + 1] + 1) >> 1);
+  return (gint16) ((3 * c[k] + c[k + 1] + 2) >> 2);
 }
 
-/* Returns the horizontally upsampled U and V of NV12 chroma row @k. */
+/* Upsamples chroma row @c (indexed by chroma column; valid over
+ * [chroma_begin, chroma_end)) to one sample per converted column:
+ * out[x - col_begin] for x in [col_begin, h.src_end). */
+static void
+chroma_row_upsample (const Rn50Preprocessor * pre, const guint8 * c,
+    Rn50ChromaFilter filter, gint16 * out)
+{
+  guint x0 = pre->col_begin, x1 = pre->h.src_end, w = pre->width;
+  guint x = x0;
+
+#if RN50_SSE2
+  {
+    const __m128i zero = _mm_setzero_si128 ();
+    guint k = MAX (x0 / 2, 1u);
+
+    for (; x < 2 * k && x < x1; x++)
+      out[x - x0] = chroma_at (c, x, w, filter);
+    if (x == 2 * k) {
+      /* Blocks of 8 chroma samples → 16 columns, while c[k - 1] ..
+       * c[k + 8] exist (which also keeps away from the right edge). */
+      for (; k + 8 < pre->chroma_end && 2 * k < x1; k += 8) {
+        __m128i cur = _mm_unpacklo_epi8 (_mm_loadl_epi64 ((const __m128i *)
+                (c + k)), zero);
+        __m128i even, odd;
+        gint16 *o = out + (2 * k - x0);
+
+        if (filter == RN50_CHROMA_REPLICATE) {
+          even = odd = cur;
+        } else {
+          __m128i next = _mm_unpacklo_epi8 (_mm_loadl_epi64 ((const __m128i *)
+                  (c + k + 1)), zero);
+
+          if (filter == RN50_CHROMA_COSITED) {
+            even = cur;
+            odd = _mm_avg_epu16 (cur, next);
+          } else {
+            __m128i prev = _mm_unpacklo_epi8 (_mm_loadl_epi64 ((const
+                        __m128i *) (c + k - 1)), zero);
+            __m128i cur3 = _mm_add_epi16 (_mm_add_epi16 (cur, cur), cur);
+            __m128i two = _mm_set1_epi16 (2);
+
+            even = _mm_srli_epi16 (_mm_add_epi16 (_mm_add_epi16 (prev, cur3),
+                    two), 2);
+            odd = _mm_srli_epi16 (_mm_add_epi16 (_mm_add_epi16 (cur3, next),
+                    two), 2);
+          }
+        }
+        _mm_storeu_si128 ((__m128i *) o, _mm_unpacklo_epi16 (even, odd));
+        _mm_storeu_si128 ((__m128i *) (o + 8), _mm_unpackhi_epi16 (even, odd));
+      }
+      x = MAX (x, 2 * k);
+    }
+  }
+#endif
+  for (; x < x1; x++)
+    out[x - x0] = chroma_at (c, x, w, filter);
+}
+
+/* Splits interleaved chroma pairs (NV12: U V, stride 2) into chroma_u8. */
+static void
+chroma_split_nv12 (Rn50Preprocessor * pre, const guint8 * uv)
+{
+  guint k = pre->chroma_begin, end = pre->chroma_end;
+  guint8 *u = pre->chroma_u8[0] - pre->chroma_begin;
+  guint8 *v = pre->chroma_u8[1] - pre->chroma_begin;
+
+#if RN50_SSE2
+  {
+    const __m128i low = _mm_set1_epi16 (0xff);
+
+    for (; k + 8 <= end; k += 8) {
+      __m128i p = _mm_loadu_si128 ((const __m128i *) (uv + 2 * k));
+
+      _mm_storel_epi64 ((__m128i *) (u + k),
+          _mm_packus_epi16 (_mm_and_si128 (p, low), p));
+      _mm_storel_epi64 ((__m128i *) (v + k),
+          _mm_packus_epi16 (_mm_srli_epi16 (p, 8), p));
+    }
+  }
+#endif
+  for (; k < end; k++) {
+    u[k] = uv[2 * k];
+    v[k] = uv[2 * k + 1];
+  }
+}
+
+/* YUY2 (Y0 U Y1 V): luma of the converted columns into yuy2_luma, chroma
+ * into chroma_u8. */
+static void
+split_yuy2 (Rn50Preprocessor * pre, const guint8 * row)
+{
+  guint x = pre->col_begin, x1 = pre->h.src_end;
+  guint k = pre->chroma_begin, end = pre->chroma_end;
+  guint8 *luma = pre->yuy2_luma - pre->col_begin;
+  guint8 *u = pre->chroma_u8[0] - pre->chroma_begin;
+  guint8 *v = pre->chroma_u8[1] - pre->chroma_begin;
+
+#if RN50_SSE2
+  {
+    const __m128i low = _mm_set1_epi16 (0xff);
+    const __m128i low32 = _mm_set1_epi32 (0xffff);
+
+    /* x is even: 16 columns are 32 bytes from byte 2x */
+    for (; x + 16 <= x1; x += 16) {
+      __m128i a = _mm_loadu_si128 ((const __m128i *) (row + 2 * x));
+      __m128i b = _mm_loadu_si128 ((const __m128i *) (row + 2 * x + 16));
+
+      _mm_storeu_si128 ((__m128i *) (luma + x),
+          _mm_packus_epi16 (_mm_and_si128 (a, low), _mm_and_si128 (b, low)));
+    }
+    for (; k + 8 <= end; k += 8) {
+      /* words U0 V0 U1 V1 …, then U in the low and V in the high half of
+       * each 32-bit lane */
+      __m128i a = _mm_srli_epi16 (_mm_loadu_si128 ((const __m128i *)
+              (row + 4 * k)), 8);
+      __m128i b = _mm_srli_epi16 (_mm_loadu_si128 ((const __m128i *)
+              (row + 4 * k + 16)), 8);
+      __m128i us = _mm_packs_epi32 (_mm_and_si128 (a, low32),
+          _mm_and_si128 (b, low32));
+      __m128i vs = _mm_packs_epi32 (_mm_srli_epi32 (a, 16),
+          _mm_srli_epi32 (b, 16));
+
+      _mm_storel_epi64 ((__m128i *) (u + k), _mm_packus_epi16 (us, us));
+      _mm_storel_epi64 ((__m128i *) (v + k), _mm_packus_epi16 (vs, vs));
+    }
+  }
+#endif
+  for (; x < x1; x++)
+    luma[x] = row[2 * x];
+  for (; k < end; k++) {
+    u[k] = row[4 * k + 1];
+    v[k] = row[4 * k + 3];
+  }
+}
+
+/* videoconvert's saturation of a sum to a signed byte, re-centred. */
+static inline guint8
+yuv_clip (gint32 s)
+{
+  return (guint8) (CLAMP (s, -128, 127) + 128);
+}
+
+#if RN50_SSE2
+/* Eight pixels of orc's AYUV → ARGB: luma term @yw (already multiplied),
+ * chroma samples @u and @v as 16-bit values 0-255; 16-bit R, G, B sums
+ * before saturation. */
+static inline __attribute__((always_inline))
+void
+yuv8_sse2 (const __m128i coef[5], __m128i yw, __m128i u, __m128i v,
+    __m128i * r, __m128i * g, __m128i * b)
+{
+  const __m128i bias16 = _mm_set1_epi16 (0x80);
+
+  /* splat: (s ^ 0x80) in both bytes of the word */
+  u = _mm_xor_si128 (u, bias16);
+  u = _mm_or_si128 (u, _mm_slli_epi16 (u, 8));
+  v = _mm_xor_si128 (v, bias16);
+  v = _mm_or_si128 (v, _mm_slli_epi16 (v, 8));
+  *r = _mm_adds_epi16 (yw, _mm_mulhi_epi16 (v, coef[1]));
+  *g = _mm_adds_epi16 (_mm_adds_epi16 (yw, _mm_mulhi_epi16 (u, coef[2])),
+      _mm_mulhi_epi16 (v, coef[3]));
+  *b = _mm_adds_epi16 (yw, _mm_mulhi_epi16 (u, coef[4]));
+}
+
+/* (wa * a + wb * b + 2) >> 2 on 16-bit lanes */
+static inline __attribute__((always_inline))
+__m128i
+chroma_blend_sse2 (__m128i a, __m128i b, __m128i wa, __m128i wb)
+{
+  return _mm_srli_epi16 (_mm_add_epi16 (_mm_add_epi16 (_mm_mullo_epi16 (a,
+                  wa), _mm_mullo_epi16 (b, wb)), _mm_set1_epi16 (2)), 2);
+}
+
+/* yuv_row_to_rgb() for n_cols ≥ 16; @blend is a constant at each call so
+ * that the loop has no test in it. */
+static inline __attribute__((always_inline))
+void
+yuv_row_to_rgb_sse2 (const Rn50Preprocessor * pre, const guint8 * luma,
+    const gint16 * ua, const gint16 * va, const gint16 * ub,
+    const gint16 * vb, gint wa, gboolean blend, guint8 * r, guint8 * g,
+    guint8 * b)
+{
+  const __m128i bias8 = _mm_set1_epi8 ((char) 0x80);
+  const __m128i vwa = _mm_set1_epi16 ((gint16) wa);
+  const __m128i vwb = _mm_set1_epi16 ((gint16) (4 - wa));
+  __m128i coef[5];
+  guint n = pre->n_cols, x, i;
+
+  for (i = 0; i < 5; i++)
+    coef[i] = _mm_set1_epi16 (pre->coef[i]);
+
+  for (x = 0;; x += 16) {
+    __m128i yb, ylo, yhi, u0, v0, u1, v1, r0, g0, b0, r1, g1, b1;
+
+    /* the last block overlaps the one before rather than run past n */
+    if (x + 16 > n)
+      x = n - 16;
+    yb = _mm_xor_si128 (_mm_loadu_si128 ((const __m128i *) (luma + x)),
+        bias8);
+    ylo = _mm_mulhi_epi16 (_mm_unpacklo_epi8 (yb, yb), coef[0]);
+    yhi = _mm_mulhi_epi16 (_mm_unpackhi_epi8 (yb, yb), coef[0]);
+    u0 = _mm_loadu_si128 ((const __m128i *) (ua + x));
+    v0 = _mm_loadu_si128 ((const __m128i *) (va + x));
+    u1 = _mm_loadu_si128 ((const __m128i *) (ua + x + 8));
+    v1 = _mm_loadu_si128 ((const __m128i *) (va + x + 8));
+    if (blend) {
+      u0 = chroma_blend_sse2 (u0, _mm_loadu_si128 ((const __m128i *) (ub +
+                  x)), vwa, vwb);
+      v0 = chroma_blend_sse2 (v0, _mm_loadu_si128 ((const __m128i *) (vb +
+                  x)), vwa, vwb);
+      u1 = chroma_blend_sse2 (u1, _mm_loadu_si128 ((const __m128i *) (ub +
+                  x + 8)), vwa, vwb);
+      v1 = chroma_blend_sse2 (v1, _mm_loadu_si128 ((const __m128i *) (vb +
+                  x + 8)), vwa, vwb);
+    }
+    yuv8_sse2 (coef, ylo, u0, v0, &r0, &g0, &b0);
+    yuv8_sse2 (coef, yhi, u1, v1, &r1, &g1, &b1);
+    _mm_storeu_si128 ((__m128i *) (r + x),
+        _mm_xor_si128 (_mm_packs_epi16 (r0, r1), bias8));
+    _mm_storeu_si128 ((__m128i *) (g + x),
+        _mm_xor_si128 (_mm_packs_epi16 (g0, g1), bias8));
+    _mm_storeu_si128 ((__m128i *) (b + x),
+        _mm_xor_si128 (_mm_packs_epi16 (b0, b1), bias8));
+    if (x + 16 >= n)
+      return;
+  }
+}
+#endif
+
+/* videoconvert's per-pixel arithmetic on one converted row: luma @luma,
+ * chroma (wa * ua + (4 - wa) * ub + 2) >> 2 (and the same for V), into the
+ * R, G, B planes at @dst. In SSE2 this is orc's own sequence: each sample
+ * minus 128 splatted to a 16-bit word, pmulhw by the coefficient,
+ * saturating adds, saturation to a signed byte. */
+static void
+yuv_row_to_rgb (const Rn50Preprocessor * pre, const guint8 * luma,
+    const gint16 * ua, const gint16 * va, const gint16 * ub,
+    const gint16 * vb, gint wa, guint8 * dst)
+{
+  guint n = pre->n_cols, x = 0;
+  guint8 *r = dst, *g = dst + pre->plane_stride, *b = g + pre->plane_stride;
+  gint wb = 4 - wa;
+
+#if RN50_SSE2
+  if (n >= 16) {
+    if (wa != 4)
+      yuv_row_to_rgb_sse2 (pre, luma, ua, va, ub, vb, wa, TRUE, r, g, b);
+    else
+      yuv_row_to_rgb_sse2 (pre, luma, ua, va, ua, va, 4, FALSE, r, g, b);
+    return;
+  }
+#endif
+  for (; x < n; x++) {
+    gint cu = (wa * ua[x] + wb * ub[x] + 2) >> 2;
+    gint cv = (wa * va[x] + wb * vb[x] + 2) >> 2;
+    gint32 ly = pre->tab_y[luma[x]];
+
+    r[x] = yuv_clip (ly + pre->tab_rv[cv]);
+    g[x] = yuv_clip (ly + pre->tab_gu[cu] + pre->tab_gv[cv]);
+    b[x] = yuv_clip (ly + pre->tab_bu[cu]);
+  }
+}
+
+static Rn50ChromaFilter
+chroma_filter_linear (const Rn50Preprocessor * pre)
+{
+  return pre->chroma_h_cosited ? RN50_CHROMA_COSITED : RN50_CHROMA_CENTRED;
+}
+
+/* Returns the upsampled U and V of chroma row @k (cached, see above). */
 static void
 chroma_row_get (Rn50Preprocessor * pre, const Rn50ImageView * image, guint k,
     const gint16 ** u, const gint16 ** v)
@@ -524,130 +835,67 @@ chroma_row_get (Rn50Preprocessor * pre, const Rn50ImageView * image, guint k,
   else if (pre->chroma_cache_row[1] == (gint) k)
     slot = 1;
   else {
-    const guint8 *uv = image->planes[1] + k * image->strides[1];
-
     /* Rows are visited in increasing order: evict the older slot. */
     slot = pre->chroma_cache_row[0] < pre->chroma_cache_row[1] ? 0 : 1;
-    chroma_row_upsample (pre, uv, 2, pre->chroma_cache[slot][0]);
-    chroma_row_upsample (pre, uv + 1, 2, pre->chroma_cache[slot][1]);
+    if (pre->format == RN50_PIXEL_FORMAT_NV12) {
+      Rn50ChromaFilter filter = chroma_filter_linear (pre);
+
+      chroma_split_nv12 (pre, image->planes[1] + k * image->strides[1]);
+      chroma_row_upsample (pre, pre->chroma_u8[0] - pre->chroma_begin,
+          filter, pre->chroma_cache[slot][0]);
+      chroma_row_upsample (pre, pre->chroma_u8[1] - pre->chroma_begin,
+          filter, pre->chroma_cache[slot][1]);
+    } else {
+      /* I420 */
+      chroma_row_upsample (pre, image->planes[1] + k * image->strides[1],
+          RN50_CHROMA_REPLICATE, pre->chroma_cache[slot][0]);
+      chroma_row_upsample (pre, image->planes[2] + k * image->strides[2],
+          RN50_CHROMA_REPLICATE, pre->chroma_cache[slot][1]);
+    }
     pre->chroma_cache_row[slot] = (gint) k;
   }
   *u = pre->chroma_cache[slot][0];
   *v = pre->chroma_cache[slot][1];
 }
 
-/* videoconvert's per-pixel arithmetic, through the tables. (Tried: the
- * same in 4 × 32-bit GCC vector lanes is no faster without SSE4.1's
- * pmulld; the exact 16-bit form, as orc runs it with pmulhw, needs
- * intrinsics.) */
-#define YUV_PIXEL(pre, l, cu, cv)                                       \
-  ((Rn50Pixel) {                                                        \
-    (pre)->clip_lut[(l) + (pre)->tab_rv[cv]],                           \
-    (pre)->clip_lut[(l) + (pre)->tab_gu[cu] + (pre)->tab_gv[cv]],       \
-    (pre)->clip_lut[(l) + (pre)->tab_bu[cu]], 0.0f })
-
 static void
 convert_row_i420 (Rn50Preprocessor * pre, const Rn50ImageView * image,
-    guint y, Rn50Pixel * dst)
+    guint y, guint8 * dst)
 {
-  guint x0 = pre->h.src_begin, n = pre->h.src_end - x0;
-  const guint8 *luma = image->planes[0] + y * image->strides[0] + x0;
-  const guint8 *u = image->planes[1] + (y / 2) * image->strides[1];
-  const guint8 *v = image->planes[2] + (y / 2) * image->strides[2];
-  guint i;
+  const guint8 *luma = image->planes[0] + y * image->strides[0] +
+      pre->col_begin;
+  const gint16 *u, *v;
 
-  for (i = 0; i < n; i++) {
-    guint k = (x0 + i) / 2;
-
-    dst[i] = YUV_PIXEL (pre, pre->tab_y[luma[i]], u[k], v[k]);
-  }
+  chroma_row_get (pre, image, y / 2, &u, &v);
+  yuv_row_to_rgb (pre, luma, u, v, u, v, 4, dst);
 }
 
 static void
 convert_row_nv12 (Rn50Preprocessor * pre, const Rn50ImageView * image,
-    guint y, Rn50Pixel * dst)
+    guint y, guint8 * dst)
 {
-  guint x0 = pre->h.src_begin, n = pre->h.src_end - x0;
   const Rn50ChromaTap *rt = &pre->chroma_row[y];
-  const guint8 *luma = image->planes[0] + y * image->strides[0] + x0;
+  const guint8 *luma = image->planes[0] + y * image->strides[0] +
+      pre->col_begin;
   const gint16 *ua, *va, *ub, *vb;
-  gint wa = rt->wa, wb = 4 - rt->wa;
-  guint i;
 
   chroma_row_get (pre, image, rt->a, &ua, &va);
   chroma_row_get (pre, image, rt->b, &ub, &vb);
-  for (i = 0; i < n; i++) {
-    gint cu = (wa * ua[i] + wb * ub[i] + 2) >> 2;
-    gint cv = (wa * va[i] + wb * vb[i] + 2) >> 2;
-
-    dst[i] = YUV_PIXEL (pre, pre->tab_y[luma[i]], cu, cv);
-  }
+  yuv_row_to_rgb (pre, luma, ua, va, ub, vb, rt->wa, dst);
 }
 
 static void
 convert_row_yuy2 (Rn50Preprocessor * pre, const Rn50ImageView * image,
-    guint y, Rn50Pixel * dst)
+    guint y, guint8 * dst)
 {
-  guint x0 = pre->h.src_begin, n = pre->h.src_end - x0;
-  const guint8 *row = image->planes[0] + y * image->strides[0];
-  const guint8 *luma = row + 2 * x0;
-  const gint16 *u = pre->chroma_cache[0][0], *v = pre->chroma_cache[0][1];
-  guint i;
+  Rn50ChromaFilter filter = chroma_filter_linear (pre);
+  gint16 *u = pre->chroma_cache[0][0], *v = pre->chroma_cache[0][1];
 
-  /* Y0 U Y1 V: U of pair k at byte 4k + 1, V at 4k + 3. */
-  chroma_row_upsample (pre, row + 1, 4, pre->chroma_cache[0][0]);
-  chroma_row_upsample (pre, row + 3, 4, pre->chroma_cache[0][1]);
-  for (i = 0; i < n; i++)
-    dst[i] = YUV_PIXEL (pre, pre->tab_y[luma[2 * i]], u[i], v[i]);
+  split_yuy2 (pre, image->planes[0] + y * image->strides[0]);
+  chroma_row_upsample (pre, pre->chroma_u8[0] - pre->chroma_begin, filter, u);
+  chroma_row_upsample (pre, pre->chroma_u8[1] - pre->chroma_begin, filter, v);
+  yuv_row_to_rgb (pre, pre->yuy2_luma, u, v, u, v, 4, dst);
 }
-
-static void
-convert_row_gray8 (Rn50Preprocessor * pre, const Rn50ImageView * image,
-    guint y, Rn50Pixel * dst)
-{
-  guint x0 = pre->h.src_begin, n = pre->h.src_end - x0;
-  const guint8 *s = image->planes[0] + y * image->strides[0] + x0;
-  guint i;
-
-  for (i = 0; i < n; i++) {
-    float l = (float) s[i];
-    Rn50Pixel p = { l, l, l, 0.0f };
-
-    dst[i] = p;
-  }
-}
-
-/* Packed RGB: byte offsets of R, G and B inside a pixel of @bpp bytes. The
- * wrappers below pass constants, so each format gets its own loop. */
-static inline void
-convert_packed (const Rn50Preprocessor * pre, const Rn50ImageView * image,
-    guint y, Rn50Pixel * dst, guint bpp, guint ro, guint go, guint bo)
-{
-  guint x0 = pre->h.src_begin, n = pre->h.src_end - x0;
-  const guint8 *s = image->planes[0] + y * image->strides[0] + x0 * bpp;
-  guint i;
-
-  for (i = 0; i < n; i++, s += bpp) {
-    Rn50Pixel p = { s[ro], s[go], s[bo], 0.0f };
-
-    dst[i] = p;
-  }
-}
-
-#define DEFINE_PACKED_CONVERTER(name, bpp, ro, go, bo)                  \
-static void                                                             \
-convert_row_##name (Rn50Preprocessor * pre, const Rn50ImageView * image, \
-    guint y, Rn50Pixel * dst)                                           \
-{                                                                       \
-  convert_packed (pre, image, y, dst, bpp, ro, go, bo);                 \
-}
-
-DEFINE_PACKED_CONVERTER (rgb, 3, 0, 1, 2);
-DEFINE_PACKED_CONVERTER (bgr, 3, 2, 1, 0);
-DEFINE_PACKED_CONVERTER (rgbx, 4, 0, 1, 2);
-DEFINE_PACKED_CONVERTER (bgrx, 4, 2, 1, 0);
-DEFINE_PACKED_CONVERTER (xrgb, 4, 1, 2, 3);
-DEFINE_PACKED_CONVERTER (xbgr, 4, 3, 2, 1);
 
 /* Bytes per row a format needs for @width pixels, per plane; 0 = unused. */
 static void
@@ -688,11 +936,15 @@ format_row_bytes (Rn50PixelFormat format, guint width, gsize row_bytes[3])
   }
 }
 
-static gboolean
-format_is_yuv (Rn50PixelFormat format)
+/* Packed formats: bytes per pixel and where R, G and B are in a pixel. */
+static void
+set_packed_layout (Rn50Preprocessor * pre, guint bpp, guint ro, guint go,
+    guint bo)
 {
-  return format == RN50_PIXEL_FORMAT_I420 || format == RN50_PIXEL_FORMAT_NV12
-      || format == RN50_PIXEL_FORMAT_YUY2;
+  pre->bpp = bpp;
+  pre->comp_offset[0] = ro;
+  pre->comp_offset[1] = go;
+  pre->comp_offset[2] = bo;
 }
 
 static gboolean
@@ -702,34 +954,35 @@ setup_converter (Rn50Preprocessor * pre, const Rn50YuvMatrix * yuv,
   /* BT.601 limited range: what GStreamer assumes for SD YUV without
    * colorimetry, and the documented default of the API. */
   static const Rn50YuvMatrix bt601 = { 0.299, 0.114, FALSE };
-  guint n = pre->h.src_end - pre->h.src_begin;
+  gsize cw = ((gsize) pre->width + 1) / 2;
+  gsize n;
   guint i;
 
   switch (pre->format) {
     case RN50_PIXEL_FORMAT_RGB:
-      pre->convert_row = convert_row_rgb;
+      set_packed_layout (pre, 3, 0, 1, 2);
       break;
     case RN50_PIXEL_FORMAT_BGR:
-      pre->convert_row = convert_row_bgr;
+      set_packed_layout (pre, 3, 2, 1, 0);
       break;
     case RN50_PIXEL_FORMAT_RGBX:
     case RN50_PIXEL_FORMAT_RGBA:
-      pre->convert_row = convert_row_rgbx;
+      set_packed_layout (pre, 4, 0, 1, 2);
       break;
     case RN50_PIXEL_FORMAT_BGRX:
     case RN50_PIXEL_FORMAT_BGRA:
-      pre->convert_row = convert_row_bgrx;
+      set_packed_layout (pre, 4, 2, 1, 0);
       break;
     case RN50_PIXEL_FORMAT_XRGB:
     case RN50_PIXEL_FORMAT_ARGB:
-      pre->convert_row = convert_row_xrgb;
+      set_packed_layout (pre, 4, 1, 2, 3);
       break;
     case RN50_PIXEL_FORMAT_XBGR:
     case RN50_PIXEL_FORMAT_ABGR:
-      pre->convert_row = convert_row_xbgr;
+      set_packed_layout (pre, 4, 3, 2, 1);
       break;
     case RN50_PIXEL_FORMAT_GRAY8:
-      pre->convert_row = convert_row_gray8;
+      set_packed_layout (pre, 1, 0, 0, 0);
       break;
     case RN50_PIXEL_FORMAT_I420:
       pre->convert_row = convert_row_i420;
@@ -746,21 +999,30 @@ setup_converter (Rn50Preprocessor * pre, const Rn50YuvMatrix * yuv,
       return FALSE;
   }
 
-  if (!format_is_yuv (pre->format))
+  if (pre->bpp != 0) {
+    pre->col_begin = pre->h.src_begin;
+    pre->n_cols = pre->h.src_end - pre->col_begin;
     return TRUE;
+  }
 
   if (!setup_yuv_tables (pre, yuv != NULL ? yuv : &bt601, error))
     return FALSE;
 
-  if (pre->format == RN50_PIXEL_FORMAT_I420)
-    return TRUE;
-
-  /* NV12 and YUY2 interpolate chroma: rows of upsampled U and V (two for
-   * NV12, whose rows are mixed vertically; YUY2 uses the first). */
+  /* Start on a chroma sample; the chroma filters read one sample beyond
+   * each end of the converted columns. */
+  pre->col_begin = pre->h.src_begin & ~1u;
+  pre->n_cols = pre->h.src_end - pre->col_begin;
+  pre->chroma_begin = pre->col_begin / 2 > 0 ? pre->col_begin / 2 - 1 : 0;
+  pre->chroma_end = MIN ((pre->h.src_end + 1) / 2 + 1, cw);
+  n = pre->n_cols + RN50_ROW_SLACK;
   for (i = 0; i < 2; i++) {
-    pre->chroma_cache[i][0] = g_new (gint16, n);
-    pre->chroma_cache[i][1] = g_new (gint16, n);
+    pre->chroma_cache[i][0] = g_new0 (gint16, n);
+    pre->chroma_cache[i][1] = g_new0 (gint16, n);
+    pre->chroma_u8[i] = g_new0 (guint8, pre->chroma_end - pre->chroma_begin
+        + RN50_ROW_SLACK);
   }
+  if (pre->format == RN50_PIXEL_FORMAT_YUY2)
+    pre->yuy2_luma = g_new0 (guint8, n);
   if (pre->format == RN50_PIXEL_FORMAT_NV12) {
     pre->chroma_row = g_new (Rn50ChromaTap, pre->height);
     for (i = 0; i < pre->height; i++)
@@ -824,13 +1086,14 @@ check_config (const Rn50PreprocessConfig * config, Rn50PixelFormat format,
   return TRUE;
 }
 
+
 Rn50Preprocessor *
 rn50_preprocessor_new (const Rn50PreprocessConfig * config,
     Rn50PixelFormat format, guint width, guint height,
     const Rn50YuvMatrix * yuv, GError ** error)
 {
   Rn50Preprocessor *pre = NULL;
-  guint i, n_cols;
+  guint i, n_pairs;
 
   g_return_val_if_fail (config != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
@@ -851,8 +1114,10 @@ rn50_preprocessor_new (const Rn50PreprocessConfig * config,
   for (i = 0; i < 3; i++) {
     guint p = pre->plane_of[i];
 
-    /* (v * scale - mean) / std, folded into one multiply-add */
-    pre->mul[i] = (float) ((double) config->scale / config->std[p]);
+    /* (v * scale - mean) / std, folded into one multiply-add; v comes as
+     * a fixed-point sum, v × 2^21 */
+    pre->mul[i] = (float) ((double) config->scale / config->std[p] /
+        (double) (1 << RN50_SUM_BITS));
     pre->add[i] = (float) (-(double) config->mean[p] / config->std[p]);
   }
 
@@ -861,13 +1126,30 @@ rn50_preprocessor_new (const Rn50PreprocessConfig * config,
   if (!setup_converter (pre, yuv, error))
     goto fail;
 
-  n_cols = pre->h.src_end - pre->h.src_begin;
-  pre->src_row = g_new (Rn50Pixel, n_cols);
-  /* Each output row needs at most v.ksize consecutive source rows, and
-   * windows only move forward: a ring of that many rows is enough. */
-  pre->ring_rows = pre->v.ksize;
-  pre->ring = g_new (Rn50Pixel, (gsize) pre->ring_rows * pre->content_width);
-  pre->window = g_new (const Rn50Pixel *, pre->v.ksize);
+  pre->plane_stride = ((gsize) pre->n_cols + 15) / 16 * 16;
+  pre->window = g_new (const guint8 *, pre->v.ksize + 1);
+  n_pairs = (pre->v.ksize + 1) / 2;
+  pre->v_pairs = g_new0 (gint32, (gsize) pre->v.n_out * n_pairs);
+  for (i = 0; i < pre->v.n_out; i++) {
+    const gint16 *w = pre->v.weights + (gsize) i * pre->v.ksize;
+    guint k;
+
+    for (k = 0; k < pre->v.count[i]; k++)
+      pre->v_pairs[(gsize) i * n_pairs + k / 2] |=
+          (gint32) ((guint32) (guint16) w[k] << (16 * (k % 2)));
+  }
+  /* zeroed: the horizontal pass reads (at weight 0) past n_cols */
+  pre->hrow = g_new0 (gint16, 3 * pre->plane_stride + pre->h.ksize);
+  if (pre->bpp != 0) {
+    pre->vrow = g_new (gint16, (gsize) pre->n_cols * pre->bpp);
+  } else {
+    /* Each output row needs at most v.ksize consecutive source rows, and
+     * windows only move forward: a ring of that many rows is enough.
+     * Zeroed: the vertical pass also filters the padding of each plane. */
+    pre->ring_rows = pre->v.ksize;
+    pre->ring = g_new0 (guint8, (gsize) pre->ring_rows * 3 *
+        pre->plane_stride);
+  }
 
   return pre;
 
@@ -875,6 +1157,7 @@ fail:
   rn50_preprocessor_free (pre);
   return NULL;
 }
+
 
 /* The siting videoconvert 1.22 uses is the chroma_site of the
  * GstVideoInfo that gst_video_info_from_caps() makes of the caps, and that
@@ -925,35 +1208,230 @@ rn50_preprocessor_free (Rn50Preprocessor * pre)
   for (i = 0; i < 2; i++) {
     g_free (pre->chroma_cache[i][0]);
     g_free (pre->chroma_cache[i][1]);
+    g_free (pre->chroma_u8[i]);
   }
-  g_free (pre->clip_lut_mem);
-  g_free (pre->src_row);
+  g_free (pre->yuy2_luma);
   g_free (pre->ring);
   g_free (pre->window);
+  g_free (pre->v_pairs);
+  g_free (pre->vrow);
+  g_free (pre->hrow);
   g_free (pre);
 }
 
 /* ------------------------------------------------------------------------ */
 /* Running */
 
-/* Filters the converted source row into ring row @dst. */
+/* out[x] = (Σ_k w[k] rows[k][x] + 2^6) >> 7 for x < @n: 8-bit samples to
+ * 16-bit values with 7 fractional bits. SSE2: pmaddwd on (row k, row
+ * k + 1) sample pairs, 16 columns per block, with @pairs the weights of
+ * each pair in one 32-bit word; an odd count has its last row repeated in
+ * rows[count] at weight 0. */
 static void
-horizontal_pass (const Rn50Preprocessor * pre, Rn50Pixel * dst)
+vertical_pass (const guint8 * const *rows, const gint16 * w,
+    const gint32 * pairs, guint count, guint n, gint16 * out)
+{
+  const gint32 round = 1 << (RN50_VERTICAL_SHIFT - 1);
+  guint x = 0, k;
+
+#if RN50_SSE2
+  {
+    const __m128i zero = _mm_setzero_si128 ();
+    const __m128i vround = _mm_set1_epi32 (round);
+    guint n_pairs = (count + 1) / 2;
+
+    for (; x + 16 <= n; x += 16) {
+      __m128i a0 = vround, a1 = vround, a2 = vround, a3 = vround;
+
+      for (k = 0; k < n_pairs; k++) {
+        __m128i p = _mm_loadu_si128 ((const __m128i *) (rows[2 * k] + x));
+        __m128i q = _mm_loadu_si128 ((const __m128i *) (rows[2 * k + 1] + x));
+        __m128i wk = _mm_set1_epi32 (pairs[k]);
+        __m128i lo = _mm_unpacklo_epi8 (p, q), hi = _mm_unpackhi_epi8 (p, q);
+
+        a0 = _mm_add_epi32 (a0, _mm_madd_epi16 (_mm_unpacklo_epi8 (lo, zero),
+                wk));
+        a1 = _mm_add_epi32 (a1, _mm_madd_epi16 (_mm_unpackhi_epi8 (lo, zero),
+                wk));
+        a2 = _mm_add_epi32 (a2, _mm_madd_epi16 (_mm_unpacklo_epi8 (hi, zero),
+                wk));
+        a3 = _mm_add_epi32 (a3, _mm_madd_epi16 (_mm_unpackhi_epi8 (hi, zero),
+                wk));
+      }
+      a0 = _mm_srai_epi32 (a0, RN50_VERTICAL_SHIFT);
+      a1 = _mm_srai_epi32 (a1, RN50_VERTICAL_SHIFT);
+      a2 = _mm_srai_epi32 (a2, RN50_VERTICAL_SHIFT);
+      a3 = _mm_srai_epi32 (a3, RN50_VERTICAL_SHIFT);
+      _mm_storeu_si128 ((__m128i *) (out + x), _mm_packs_epi32 (a0, a1));
+      _mm_storeu_si128 ((__m128i *) (out + x + 8), _mm_packs_epi32 (a2, a3));
+    }
+  }
+#else
+  (void) pairs;
+#endif
+  for (; x < n; x++) {
+    gint32 acc = round;
+
+    for (k = 0; k < count; k++)
+      acc += w[k] * rows[k][x];
+    out[x] = (gint16) (acc >> RN50_VERTICAL_SHIFT);
+  }
+}
+
+/* Packed formats: the vertically filtered row (n_cols pixels of bpp
+ * values) into the R, G and B planes of hrow. Constant @bpp and offsets
+ * (the callers below) give one tight loop per layout. */
+static inline __attribute__((always_inline))
+void
+split_planes (const Rn50Preprocessor * pre, guint bpp, guint ro, guint go,
+    guint bo)
+{
+  const gint16 *s = pre->vrow;
+  gint16 *r = pre->hrow, *g = r + pre->plane_stride, *b = g +
+      pre->plane_stride;
+  guint n = pre->n_cols, x = 0;
+
+#if RN50_SSE2
+  if (bpp == 4) {
+    /* 8 pixels: two rounds of 16-bit unpacks turn (c0 c1 c2 c3) × 8 into
+     * one vector per byte position */
+    for (; x + 8 <= n; x += 8, s += 32) {
+      __m128i p0 = _mm_loadu_si128 ((const __m128i *) s);
+      __m128i p1 = _mm_loadu_si128 ((const __m128i *) (s + 8));
+      __m128i p2 = _mm_loadu_si128 ((const __m128i *) (s + 16));
+      __m128i p3 = _mm_loadu_si128 ((const __m128i *) (s + 24));
+      /* (pixel 0 2 | 1 3) then (4 6 | 5 7), position-major */
+      __m128i a0 = _mm_unpacklo_epi16 (p0, p1), a1 = _mm_unpackhi_epi16 (p0,
+          p1);
+      __m128i a2 = _mm_unpacklo_epi16 (p2, p3), a3 = _mm_unpackhi_epi16 (p2,
+          p3);
+      /* c0 c1 of pixels 0-3 / c2 c3 of pixels 0-3, and of 4-7 */
+      __m128i b0 = _mm_unpacklo_epi16 (a0, a1), b1 = _mm_unpackhi_epi16 (a0,
+          a1);
+      __m128i b2 = _mm_unpacklo_epi16 (a2, a3), b3 = _mm_unpackhi_epi16 (a2,
+          a3);
+      __m128i c[4];
+
+      c[0] = _mm_unpacklo_epi64 (b0, b2);
+      c[1] = _mm_unpackhi_epi64 (b0, b2);
+      c[2] = _mm_unpacklo_epi64 (b1, b3);
+      c[3] = _mm_unpackhi_epi64 (b1, b3);
+      _mm_storeu_si128 ((__m128i *) (r + x), c[ro]);
+      _mm_storeu_si128 ((__m128i *) (g + x), c[go]);
+      _mm_storeu_si128 ((__m128i *) (b + x), c[bo]);
+    }
+  }
+#endif
+  for (; x < n; x++, s += bpp) {
+    r[x] = s[ro];
+    g[x] = s[go];
+    b[x] = s[bo];
+  }
+}
+
+static void
+split_packed_row (const Rn50Preprocessor * pre)
+{
+  const guint *o = pre->comp_offset;
+
+  switch (pre->bpp) {
+    case 1:
+      split_planes (pre, 1, 0, 0, 0);
+      break;
+    case 3:
+      if (o[0] == 0)
+        split_planes (pre, 3, 0, 1, 2);
+      else
+        split_planes (pre, 3, 2, 1, 0);
+      break;
+    default:
+      if (o[0] == 0 && o[2] == 2)
+        split_planes (pre, 4, 0, 1, 2);
+      else if (o[0] == 2)
+        split_planes (pre, 4, 2, 1, 0);
+      else if (o[0] == 1)
+        split_planes (pre, 4, 1, 2, 3);
+      else
+        split_planes (pre, 4, 3, 2, 1);
+      break;
+  }
+}
+
+#if RN50_SSE2
+/* Four outputs of the horizontal pass: lane j of the result is
+ * Σ_k w[(i + j) ksize + k] src[first[i + j] + k], @ksize taps (a multiple
+ * of 8: a constant at the calls below, so the tap loop unrolls). */
+static inline __attribute__((always_inline))
+__m128i
+horizontal4_sse2 (const gint16 * base, const guint * first,
+    const gint16 * weights, guint ksize)
+{
+  __m128i acc[4], s01, s23;
+  guint j, k;
+
+  for (j = 0; j < 4; j++) {
+    const gint16 *s = base + first[j];
+    const gint16 *w = weights + j * ksize;
+    __m128i a = _mm_madd_epi16 (_mm_loadu_si128 ((const __m128i *) s),
+        _mm_load_si128 ((const __m128i *) w));
+
+    for (k = 8; k < ksize; k += 8)
+      a = _mm_add_epi32 (a, _mm_madd_epi16 (_mm_loadu_si128 ((const __m128i *)
+                  (s + k)), _mm_load_si128 ((const __m128i *) (w + k))));
+    acc[j] = a;
+  }
+  /* transpose-add: lane j of the sum = the four lanes of acc[j] added */
+  s01 = _mm_add_epi32 (_mm_unpacklo_epi32 (acc[0], acc[1]),
+      _mm_unpackhi_epi32 (acc[0], acc[1]));
+  s23 = _mm_add_epi32 (_mm_unpacklo_epi32 (acc[2], acc[3]),
+      _mm_unpackhi_epi32 (acc[2], acc[3]));
+  return _mm_add_epi32 (_mm_unpacklo_epi64 (s01, s23),
+      _mm_unpackhi_epi64 (s01, s23));
+}
+#endif
+
+/* One tensor row of one component: out[i] = (Σ_k w_ik src[first_i + k]) ×
+ * mul + add. The weight blocks are whole (h.ksize, a multiple of 8, zero
+ * past each window), so SSE2 runs 8 taps per pmaddwd and sums 4 outputs
+ * at once; 8 and 16 taps (downscaling by up to 2 and up to 6) get their
+ * own unrolled loops. */
+static void
+horizontal_pass (const Rn50Preprocessor * pre, const gint16 * src, float mul,
+    float add, float *out)
 {
   const Rn50FilterAxis *h = &pre->h;
-  const Rn50Pixel *src = pre->src_row - h->src_begin;
-  guint n_out = pre->content_width;
-  guint i, k;
+  const gint16 *base = src - pre->col_begin;
+  guint n_out = pre->content_width, ksize = h->ksize, i = 0, k;
 
-  for (i = 0; i < n_out; i++) {
-    const float *w = h->weights + (gsize) i * h->ksize;
-    const Rn50Pixel *s = src + h->first[i];
-    guint count = h->count[i];
-    Rn50Pixel acc = s[0] * w[0];
+#if RN50_SSE2
+  {
+    const __m128 vmul = _mm_set1_ps (mul), vadd = _mm_set1_ps (add);
 
-    for (k = 1; k < count; k++)
-      acc += s[k] * w[k];
-    dst[i] = acc;
+#define RN50_HORIZONTAL_LOOP(taps)                                      \
+    for (; i + 4 <= n_out; i += 4) {                                    \
+      __m128i sum = horizontal4_sse2 (base, h->first + i,               \
+          h->weights + (gsize) i * (taps), (taps));                     \
+      _mm_storeu_ps (out + i, _mm_add_ps (_mm_mul_ps                    \
+              (_mm_cvtepi32_ps (sum), vmul), vadd));                    \
+    }
+    if (ksize == 8) {
+      RN50_HORIZONTAL_LOOP (8);
+    } else if (ksize == 16) {
+      RN50_HORIZONTAL_LOOP (16);
+    } else {
+      RN50_HORIZONTAL_LOOP (ksize);
+    }
+#undef RN50_HORIZONTAL_LOOP
+  }
+#endif
+  for (; i < n_out; i++) {
+    const gint16 *s = base + h->first[i];
+    const gint16 *w = h->weights + (gsize) i * ksize;
+    gint32 acc = 0;
+
+    for (k = 0; k < h->count[i]; k++)
+      acc += w[k] * s[k];
+    out[i] = (float) acc * mul + add;
   }
 }
 
@@ -1011,8 +1489,8 @@ rn50_preprocessor_run (Rn50Preprocessor * pre, const Rn50ImageView * image,
     float *tensor)
 {
   const Rn50FilterAxis *v;
-  guint out_w, n_out, next_row, oy, k, i;
-  gsize plane_size;
+  guint out_w, next_row, oy, k, c;
+  gsize plane_size, ring_row_bytes;
 
   g_return_if_fail (pre != NULL);
   g_return_if_fail (image != NULL);
@@ -1022,7 +1500,7 @@ rn50_preprocessor_run (Rn50Preprocessor * pre, const Rn50ImageView * image,
   v = &pre->v;
   out_w = pre->config.out_width;
   plane_size = out_w * (gsize) pre->config.out_height;
-  n_out = pre->content_width;
+  ring_row_bytes = 3 * pre->plane_stride;
   pre->chroma_cache_row[0] = pre->chroma_cache_row[1] = -1;
 
   fill_padding (pre, tensor);
@@ -1030,36 +1508,39 @@ rn50_preprocessor_run (Rn50Preprocessor * pre, const Rn50ImageView * image,
   next_row = v->src_begin;
   for (oy = 0; oy < pre->content_height; oy++) {
     guint first = v->first[oy], count = v->count[oy];
-    const float *w = v->weights + (gsize) oy * v->ksize;
-    const Rn50Pixel **window = pre->window;
+    const gint16 *w = v->weights + (gsize) oy * v->ksize;
+    const gint32 *pairs = pre->v_pairs + (gsize) oy * ((v->ksize + 1) / 2);
     gsize row_offset = (gsize) (oy + pre->content_y) * out_w + pre->content_x;
-    float *out_r = tensor + pre->plane_of[0] * plane_size + row_offset;
-    float *out_g = tensor + pre->plane_of[1] * plane_size + row_offset;
-    float *out_b = tensor + pre->plane_of[2] * plane_size + row_offset;
-    Rn50Pixel mul = { pre->mul[0], pre->mul[1], pre->mul[2], 0.0f };
-    Rn50Pixel add = { pre->add[0], pre->add[1], pre->add[2], 0.0f };
 
-    /* Bring the rows of this window into the ring (windows never move
-     * backwards, so each source row is converted and filtered once). */
-    if (next_row < first)
-      next_row = first;
-    for (; next_row < first + count; next_row++) {
-      pre->convert_row (pre, image, next_row, pre->src_row);
-      horizontal_pass (pre, pre->ring + (gsize) (next_row % pre->ring_rows)
-          * n_out);
+    if (pre->bpp != 0) {
+      /* Packed: filter the frame's own rows, then split the components. */
+      const guint8 *row0 = image->planes[0] + pre->col_begin * pre->bpp;
+
+      for (k = 0; k < count; k++)
+        pre->window[k] = row0 + (gsize) (first + k) * image->strides[0];
+      pre->window[count] = pre->window[count - 1];
+      vertical_pass (pre->window, w, pairs, count, pre->n_cols * pre->bpp,
+          pre->vrow);
+      split_packed_row (pre);
+    } else {
+      /* YUV: convert the rows of this window not converted yet (windows
+       * never move backwards, so each source row is converted once), then
+       * filter the three planes of the ring rows as one row. */
+      if (next_row < first)
+        next_row = first;
+      for (; next_row < first + count; next_row++)
+        pre->convert_row (pre, image, next_row, pre->ring +
+            (gsize) (next_row % pre->ring_rows) * ring_row_bytes);
+      for (k = 0; k < count; k++)
+        pre->window[k] = pre->ring + (gsize) ((first + k) % pre->ring_rows)
+            * ring_row_bytes;
+      pre->window[count] = pre->window[count - 1];
+      vertical_pass (pre->window, w, pairs, count, (guint) ring_row_bytes,
+          pre->hrow);
     }
-    for (k = 0; k < count; k++)
-      window[k] = pre->ring + (gsize) ((first + k) % pre->ring_rows) * n_out;
 
-    for (i = 0; i < n_out; i++) {
-      Rn50Pixel acc = window[0][i] * w[0];
-
-      for (k = 1; k < count; k++)
-        acc += window[k][i] * w[k];
-      acc = acc * mul + add;
-      out_r[i] = acc[0];
-      out_g[i] = acc[1];
-      out_b[i] = acc[2];
-    }
+    for (c = 0; c < 3; c++)
+      horizontal_pass (pre, pre->hrow + c * pre->plane_stride, pre->mul[c],
+          pre->add[c], tensor + pre->plane_of[c] * plane_size + row_offset);
   }
 }

@@ -100,7 +100,9 @@ void rn50_preprocessor_free (Rn50Preprocessor * pre);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (Rn50Preprocessor, rn50_preprocessor_free);
 
 /* Writes 3 × out_height × out_width floats (NCHW, plane-major) to @tensor.
- * @image must have the format and size the preprocessor was built for. */
+ * @image must have the format and size the preprocessor was built for.
+ * Runs on the calling thread only and allocates nothing; one preprocessor
+ * runs one frame at a time (it keeps scratch rows between the passes). */
 void rn50_preprocessor_run (Rn50Preprocessor * pre,
     const Rn50ImageView * image, float *tensor);
 
