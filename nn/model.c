@@ -1348,10 +1348,11 @@ network_new_from_file (const char *path, guint batch_size, guint threads,
   Rn50Onnx *onnx = NULL;
   Rn50Graph *graph = NULL;
   Rn50GraphOptions options = { 0, };
+  g_autofree char *name = NULL;
 
   /* Keras HDF5 weights carry no graph: keras-h5.c knows the topology. */
   if (rn50_keras_h5_is_hdf5 (path)) {
-    g_autofree char *name = g_path_get_basename (path);
+    name = g_path_get_basename (path);
     graph = rn50_keras_graph_new_from_h5 (path, batch_size, error);
     if (graph != NULL)
       net = network_new_from_graph (graph, name, batch_size, threads, flags,
@@ -1371,8 +1372,12 @@ network_new_from_file (const char *path, guint batch_size, guint threads,
   graph = rn50_graph_new_from_onnx (onnx, &options, error);
   if (graph == NULL)
     goto out;
-  net = network_new_from_graph (graph, rn50_onnx_get_name (onnx), batch_size,
-      threads, flags, error);
+  /* The protobuf holds a copy of every weight that the graph no longer
+   * needs: drop it before lowering makes a third copy (peak memory). */
+  name = g_strdup (rn50_onnx_get_name (onnx));
+  g_clear_pointer (&onnx, rn50_onnx_free);
+  net = network_new_from_graph (graph, name, batch_size, threads, flags,
+      error);
 
 out:
   rn50_graph_free (graph);
@@ -1535,6 +1540,15 @@ rn50_model_new_from_file (const char *path, GError ** error)
 guint
 rn50_model_default_threads (void)
 {
+  /* The standard OpenMP knob wins when set, as users of any OpenMP program
+   * expect; its first value is the outer team size. */
+  const char *env = g_getenv ("OMP_NUM_THREADS");
+  guint64 n = 0;
+
+  if (env != NULL && g_ascii_isdigit (env[0]))
+    n = g_ascii_strtoull (env, NULL, 10);
+  if (n >= 1 && n <= 1024)
+    return (guint) n;
   return MAX (omp_get_num_procs (), 1);
 }
 

@@ -49,7 +49,7 @@ Rn50Model *rn50_model_new_full (const char *path, guint batch_size,
 typedef struct
 {
   guint batch_size;             /* images per run, >= 1 */
-  guint threads;                /* OpenMP threads per run, 0 = all cores */
+  guint threads;                /* OpenMP threads per run, 0 = default */
   Rn50ModelFlags flags;
 } Rn50ModelConfig;
 
@@ -62,7 +62,8 @@ typedef struct
 Rn50Model *rn50_model_new_with_config (const char *path,
     const Rn50ModelConfig * config, GError ** error);
 
-/* The thread count a config of 0 threads means: the cores OpenMP sees. */
+/* The thread count a config of 0 threads means: OMP_NUM_THREADS if set,
+ * else the cores OpenMP sees. */
 guint rn50_model_default_threads (void);
 
 /* Threads this model's runs use. */

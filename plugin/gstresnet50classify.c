@@ -1665,13 +1665,15 @@ gst_resnet50_classify_class_init (GstResnet50ClassifyClass * klass)
   /**
    * GstResnet50Classify:threads:
    *
-   * Compute threads of this element's inference (0: one per core). Elements
+   * Compute threads of this element's inference (0: the OMP_NUM_THREADS
+   * environment variable if set, else one per core). Elements
    * of one process that load the same file with the same batch-size and
    * threads share one copy of the weights.
    */
   g_object_class_install_property (gobject_class, PROP_THREADS,
       g_param_spec_uint ("threads", "Threads",
-          "Compute threads for inference (0 = one per core)", 0,
+          "Compute threads for inference (0 = OMP_NUM_THREADS if set, else "
+          "one per core)", 0,
           MAX_PROP_THREADS, DEFAULT_PROP_THREADS,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
           GST_PARAM_MUTABLE_READY));

@@ -5,7 +5,9 @@
  * back to back; OUTPUT.f32 receives K × num_classes raw model outputs
  * (logits, or probabilities if the graph ends in Softmax). Each image goes
  * through its own rn50_model_run(), and the per-image inference time is
- * printed to stderr. Exit status 1 with a message on any error. */
+ * printed to stderr. --threads sets the engine's thread count (default, as
+ * the element's threads=0: OMP_NUM_THREADS if set, else one per core). Exit
+ * status 1 with a message on any error. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +18,7 @@ static gboolean any_shape = FALSE;
 static gboolean direct = FALSE;
 static gint batch = 1;
 static gint repeat = 1;
+static gint threads = 0;
 
 static const GOptionEntry entries[] = {
   {"any-input-shape", 0, 0, G_OPTION_ARG_NONE, &any_shape,
@@ -26,6 +29,8 @@ static const GOptionEntry entries[] = {
       "Images per run (the model must allow it)", "N"},
   {"repeat", 'r', 0, G_OPTION_ARG_INT, &repeat,
       "Run each batch N times and report the fastest (for timing)", "N"},
+  {"threads", 't', 0, G_OPTION_ARG_INT, &threads,
+      "Compute threads per run (0: OMP_NUM_THREADS, else one per core)", "N"},
   {NULL},
 };
 
@@ -34,6 +39,7 @@ infer (const char *model_path, const char *input_path,
     const char *output_path, GError ** error)
 {
   g_autoptr (Rn50Model) model = NULL;
+  Rn50ModelConfig config = { 0 };
   g_autofree char *input = NULL;
   g_autofree float *output = NULL;
   gsize input_bytes, image_floats, classes, n_images, n_runs, i;
@@ -43,9 +49,11 @@ infer (const char *model_path, const char *input_path,
   float *in;
 
   t0 = g_get_monotonic_time ();
-  model = rn50_model_new_full (model_path, batch,
-      (any_shape ? RN50_MODEL_FLAG_ANY_INPUT_SHAPE : 0) |
-      (direct ? RN50_MODEL_FLAG_DIRECT_CONVOLUTION : 0), error);
+  config.batch_size = batch;
+  config.threads = threads;
+  config.flags = (any_shape ? RN50_MODEL_FLAG_ANY_INPUT_SHAPE : 0) |
+      (direct ? RN50_MODEL_FLAG_DIRECT_CONVOLUTION : 0);
+  model = rn50_model_new_with_config (model_path, &config, error);
   if (model == NULL)
     return FALSE;
   t1 = g_get_monotonic_time ();
@@ -54,9 +62,11 @@ infer (const char *model_path, const char *input_path,
   image_floats = c * h;
   image_floats *= w;
   g_printerr ("model '%s': input %ux%ux%u, %" G_GSIZE_FORMAT " outputs%s, "
-      "loaded in %.1f ms\n", rn50_model_get_name (model), c, h, w, classes,
+      "%u thread%s, loaded in %.1f ms\n", rn50_model_get_name (model), c, h,
+      w, classes,
       rn50_model_outputs_probabilities (model) ? " (probabilities)" : "",
-      (t1 - t0) / 1000.0);
+      rn50_model_get_threads (model),
+      rn50_model_get_threads (model) > 1 ? "s" : "", (t1 - t0) / 1000.0);
 
   if (!g_file_get_contents (input_path, &input, &input_bytes, error))
     return FALSE;
@@ -115,8 +125,8 @@ main (int argc, char **argv)
     g_printerr ("rn50-infer: %s\n", error->message);
     return 1;
   }
-  if (argc != 4 || batch < 1 || repeat < 1) {
-    g_printerr ("usage: rn50-infer [--batch N] [--repeat N] "
+  if (argc != 4 || batch < 1 || repeat < 1 || threads < 0) {
+    g_printerr ("usage: rn50-infer [--batch N] [--repeat N] [--threads N] "
         "[--any-input-shape] [--direct-convolution] MODEL INPUT.f32 "
         "OUTPUT.f32\n");
     return 1;
