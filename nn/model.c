@@ -25,6 +25,7 @@
 #include "graph.h"
 #include "keras-h5.h"
 #include "onnx-loader.h"
+#include "winograd.h"
 
 /* oneDNN's preferred alignment for buffers it does not allocate itself. */
 #define RN50_ALIGN 64
@@ -62,6 +63,9 @@ typedef struct
   dnnl_exec_arg_t args[RN50_MAX_ARGS];  /* constants; activations unbound */
   gint arg_buf[RN50_MAX_ARGS];  /* buf of each arg, or ARG_* */
   dnnl_memory_desc_t scratchpad_md;     /* when an arg is ARG_SCRATCHPAD */
+  /* Instead of @primitive: our Winograd convolution (args: SRC, DST, both
+   * nChw8c), scratch in the instance's scratchpad. */
+  Rn50Winograd *winograd;
   char *label;
 } Step;
 
@@ -106,6 +110,7 @@ struct _Rn50Model
   dnnl_memory_t *buf_memories;  /* one per net->bufs */
   dnnl_memory_t *scratch_memories;      /* one per step, NULL if none */
   dnnl_exec_arg_t *args;        /* per step, RN50_MAX_ARGS each, bound */
+  Rn50WinogradBinding **winograd_bindings;      /* per step, or NULL */
 };
 
 /* Load-time state of the lowering. */
@@ -528,6 +533,83 @@ out:
   return ok;
 }
 
+/* A 3×3 stride-1 pad-1 convolution as our Winograd (nn/winograd.c), for
+ * CPUs where oneDNN has none, when rn50_winograd_choose()'s measurements say
+ * it beats the direct convolution for this shape. Activations in and out
+ * are nChw8c, the layout oneDNN's AVX2 convolutions pick for these channel
+ * counts, so no reorder appears around it. FALSE with no error: not
+ * applicable, use direct. */
+static gboolean
+lower_conv_winograd (Lower * L, const Rn50Layer * layer, gboolean * done,
+    GError ** error)
+{
+  const Rn50Value *x = rn50_graph_value (L->graph, layer->src);
+  Rn50WinogradVariant variant;
+  Rn50Winograd *wg = NULL;
+  Step step = { 0, };
+  dnnl_memory_desc_t md;
+  dnnl_dims_t dims;
+  gint src, dst;
+  int i;
+  gboolean ok = FALSE;
+
+  *done = FALSE;
+  if (layer->kernel[0] != 3 || layer->kernel[1] != 3
+      || layer->strides[0] != 1 || layer->strides[1] != 1
+      || layer->dilations[0] != 1 || layer->dilations[1] != 1
+      || layer->groups != 1 || layer->sum_src >= 0 || x->ndims != 4
+      || layer->pads_begin[0] != 1 || layer->pads_begin[1] != 1
+      || layer->pads_end[0] != 1 || layer->pads_end[1] != 1
+      || !rn50_winograd_choose (x->dims[0], x->dims[1],
+          layer->weights->dims[0], x->dims[2], x->dims[3], L->net->threads,
+          &variant))
+    return TRUE;
+
+  wg = rn50_winograd_new (L->net->engine, variant, x->dims[0], x->dims[1],
+      layer->weights->dims[0], x->dims[2], x->dims[3],
+      rn50_tensor_floats (layer->weights),
+      layer->bias ? rn50_tensor_floats (layer->bias) : NULL, layer->relu,
+      error);
+  if (wg == NULL)
+    goto out;
+
+  for (i = 0; i < 4; i++)
+    dims[i] = x->dims[i];
+  RN50_DNNL_CHECK (dnnl_memory_desc_init_by_tag (&md, 4, dims, dnnl_f32,
+          dnnl_nChw8c));
+  if (!value_in_layout (L, layer->src, &md, layer->label, &src, error))
+    goto out;
+  dims[1] = layer->weights->dims[0];
+  RN50_DNNL_CHECK (dnnl_memory_desc_init_by_tag (&md, 4, dims, dnnl_f32,
+          dnnl_nChw8c));
+  if (!produce (L, layer->dst, &md, &dst, error))
+    goto out;
+
+  step.n_args = 2;
+  step.args[0].arg = DNNL_ARG_SRC;
+  step.args[0].memory = buf_at (L, src)->memory;
+  step.arg_buf[0] = src;
+  step.args[1].arg = DNNL_ARG_DST;
+  step.args[1].memory = buf_at (L, dst)->memory;
+  step.arg_buf[1] = dst;
+  L->net->scratchpad_bytes = MAX (L->net->scratchpad_bytes,
+      rn50_winograd_get_scratch_bytes (wg));
+  step.label = g_strdup (layer->label);
+  g_debug ("step %u: %s [winograd F(%s,3x3), matmul %s, %s transforms]",
+      L->net->steps->len, layer->label,
+      variant == RN50_WINOGRAD_F4x4_3x3 ? "4x4" : "2x2",
+      rn50_winograd_get_matmul_impl (wg),
+      rn50_winograd_uses_avx2 (wg) ? "avx2" : "portable");
+  step.winograd = g_steal_pointer (&wg);
+  g_array_append_val (L->net->steps, step);
+  *done = TRUE;
+  ok = TRUE;
+
+out:
+  rn50_winograd_free (wg);
+  return ok;
+}
+
 static gboolean
 lower_conv (Lower * L, const Rn50Layer * layer, GError ** error)
 {
@@ -555,6 +637,15 @@ lower_conv (Lower * L, const Rn50Layer * layer, GError ** error)
       g_debug ("%s: no Winograd convolution here, using direct: %s",
           layer->label, wino_error->message);
       g_clear_error (&wino_error);
+    }
+  }
+  if (pd == NULL && L->winograd) {
+    gboolean done;
+    if (!lower_conv_winograd (L, layer, &done, error))
+      goto out;
+    if (done) {
+      ok = TRUE;
+      goto out;
     }
   }
   if (pd == NULL
@@ -1252,7 +1343,9 @@ network_destroy (Rn50Network * net)
   if (net->steps != NULL) {
     for (i = 0; i < net->steps->len; i++) {
       Step *step = &g_array_index (net->steps, Step, i);
-      dnnl_primitive_destroy (step->primitive);
+      if (step->primitive != NULL)
+        dnnl_primitive_destroy (step->primitive);
+      rn50_winograd_free (step->winograd);
       g_free (step->label);
     }
     g_array_unref (net->steps);
@@ -1457,6 +1550,7 @@ model_new_for_network (Rn50Network * net, GError ** error)
   model->buf_memories = g_new0 (dnnl_memory_t, net->bufs->len);
   model->scratch_memories = g_new0 (dnnl_memory_t, net->steps->len);
   model->args = g_new0 (dnnl_exec_arg_t, net->steps->len * RN50_MAX_ARGS);
+  model->winograd_bindings = g_new0 (Rn50WinogradBinding *, net->steps->len);
   RN50_DNNL_CHECK (dnnl_stream_create (&model->stream, net->engine,
           dnnl_stream_default_flags));
 
@@ -1476,6 +1570,12 @@ model_new_for_network (Rn50Network * net, GError ** error)
   for (i = 0; i < net->steps->len; i++) {
     const Step *step = &g_array_index (net->steps, Step, i);
     dnnl_exec_arg_t *args = model->args + (gsize) i * RN50_MAX_ARGS;
+    if (step->winograd != NULL) {
+      model->winograd_bindings[i] = rn50_winograd_bind (step->winograd,
+          model->scratchpad, error);
+      if (model->winograd_bindings[i] == NULL)
+        goto out;
+    }
     for (a = 0; a < step->n_args; a++) {
       args[a].arg = step->args[a].arg;
       if (step->arg_buf[a] >= 0) {
@@ -1569,8 +1669,13 @@ rn50_model_free (Rn50Model * model)
       if (model->scratch_memories[i] != NULL)
         dnnl_memory_destroy (model->scratch_memories[i]);
   }
+  if (model->winograd_bindings != NULL) {
+    for (i = 0; i < model->net->steps->len; i++)
+      rn50_winograd_binding_free (model->winograd_bindings[i]);
+  }
   if (model->stream != NULL)
     dnnl_stream_destroy (model->stream);
+  g_free (model->winograd_bindings);
   g_free (model->buf_memories);
   g_free (model->scratch_memories);
   g_free (model->args);
@@ -1653,9 +1758,19 @@ rn50_model_run (Rn50Model * model, GError ** error)
   gboolean ok = FALSE;
 
   for (i = 0; i < net->steps->len; i++) {
+    const dnnl_exec_arg_t *args = model->args + (gsize) i * RN50_MAX_ARGS;
     step = &g_array_index (net->steps, Step, i);
+    if (step->winograd != NULL) {
+      void *src = NULL, *dst = NULL;
+      RN50_DNNL_CHECK (dnnl_memory_get_data_handle (args[0].memory, &src));
+      RN50_DNNL_CHECK (dnnl_memory_get_data_handle (args[1].memory, &dst));
+      if (!rn50_winograd_execute (step->winograd,
+              model->winograd_bindings[i], model->stream, src, dst, error))
+        goto out;
+      continue;
+    }
     RN50_DNNL_CHECK (dnnl_primitive_execute (step->primitive, model->stream,
-            step->n_args, model->args + (gsize) i * RN50_MAX_ARGS));
+            step->n_args, args));
   }
   step = NULL;
   RN50_DNNL_CHECK (dnnl_stream_wait (model->stream));
