@@ -967,6 +967,59 @@ gst_resnet50_classify_post_results (GstResnet50Classify * self,
       gst_message_new_element (GST_OBJECT (self), s));
 }
 
+/* A GstVideoMeta, if @buf has one, must describe the negotiated format
+ * with the same planes and at least the negotiated size. */
+static gboolean
+gst_resnet50_classify_video_meta_matches (const GstVideoInfo * info,
+    GstBuffer * buf)
+{
+  GstVideoMeta *meta = gst_buffer_get_video_meta (buf);
+
+  return meta == NULL || (meta->format == GST_VIDEO_INFO_FORMAT (info) &&
+      meta->n_planes == GST_VIDEO_INFO_N_PLANES (info) &&
+      meta->width >= (guint) GST_VIDEO_INFO_WIDTH (info) &&
+      meta->height >= (guint) GST_VIDEO_INFO_HEIGHT (info));
+}
+
+/* TRUE when every row the preprocessor reads, at the caps' size, lies in
+ * the memory mapped for its plane: the plane starts inside the mapping, its
+ * stride holds a row, and its last row ends before the mapping does. Row
+ * bytes per plane are the widest component's width × pixel stride (bytes),
+ * which covers packed 4:2:2 macropixels at odd widths. */
+static gboolean
+gst_resnet50_classify_frame_in_bounds (const GstVideoInfo * info,
+    const GstVideoFrame * frame)
+{
+  guint p, i;
+
+  for (p = 0; p < GST_VIDEO_INFO_N_PLANES (info); p++) {
+    const GstMapInfo *map = frame->meta != NULL ? &frame->map[p] :
+        &frame->map[0];
+    const guint8 *data = GST_VIDEO_FRAME_PLANE_DATA (frame, p);
+    gint stride = GST_VIDEO_FRAME_PLANE_STRIDE (frame, p);
+    gint comps[GST_VIDEO_MAX_COMPONENTS];
+    gsize row_bytes = 0, rows = 0, start;
+
+    gst_video_format_info_component (info->finfo, p, comps);
+    for (i = 0; i < GST_VIDEO_MAX_COMPONENTS && comps[i] >= 0; i++) {
+      gsize bytes = (gsize) GST_VIDEO_INFO_COMP_WIDTH (info, comps[i]) *
+          GST_VIDEO_INFO_COMP_PSTRIDE (info, comps[i]);
+
+      row_bytes = MAX (row_bytes, bytes);
+      rows = MAX (rows, (gsize) GST_VIDEO_INFO_COMP_HEIGHT (info, comps[i]));
+    }
+    if (rows == 0 || row_bytes == 0 || stride < 0 ||
+        (gsize) stride < row_bytes || data < map->data ||
+        data > map->data + map->size)
+      return FALSE;
+    start = (gsize) (data - map->data);
+    /* rows and stride are below 2^31, so the product fits a 64-bit gsize. */
+    if ((rows - 1) * (gsize) stride + row_bytes > map->size - start)
+      return FALSE;
+  }
+  return TRUE;
+}
+
 /* Maps @buf and preprocesses it into @tensor (C×H×W floats). FALSE when
  * the frame is to pass through without results: a GAP or empty buffer
  * (nothing to classify), or one too small for the negotiated caps, which
@@ -975,7 +1028,7 @@ static gboolean
 gst_resnet50_classify_preprocess (GstResnet50Classify * self, GstBuffer * buf,
     gfloat * tensor)
 {
-  GstVideoFrame frame;
+  GstVideoFrame frame = GST_VIDEO_FRAME_INIT;
   Rn50ImageView view;
   guint i;
 
@@ -987,9 +1040,16 @@ gst_resnet50_classify_preprocess (GstResnet50Classify * self, GstBuffer * buf,
     return FALSE;
   }
 
-  /* gst_video_frame_map() checks the buffer against the caps (or against
-   * its GstVideoMeta's planes), so nothing past its end is ever read. */
-  if (!gst_video_frame_map (&frame, &self->info, buf, GST_MAP_READ)) {
+  /* gst_video_frame_map() checks a buffer without GstVideoMeta against the
+   * caps' size, but trusts a GstVideoMeta's offsets and strides (and
+   * g_critical()s when the meta disagrees with the caps): check the meta
+   * first and every plane's extent after mapping, so nothing outside the
+   * buffer is ever read. */
+  if (!gst_resnet50_classify_video_meta_matches (&self->info, buf) ||
+      !gst_video_frame_map (&frame, &self->info, buf, GST_MAP_READ) ||
+      !gst_resnet50_classify_frame_in_bounds (&self->info, &frame)) {
+    if (frame.buffer != NULL)
+      gst_video_frame_unmap (&frame);
     if (!self->warned_short_buffer) {
       GST_ELEMENT_WARNING (self, STREAM, FORMAT,
           ("Skipping a %s %dx%d frame of %" G_GSIZE_FORMAT " bytes: the caps "
@@ -999,7 +1059,9 @@ gst_resnet50_classify_preprocess (GstResnet50Classify * self, GstBuffer * buf,
               GST_VIDEO_INFO_SIZE (&self->info)),
           ("Such frames pass through without classification; upstream "
               "produces buffers that do not match its caps (missing row "
-              "padding?). Warned once per caps."));
+              "padding?) or a GstVideoMeta whose format, size, offsets or "
+              "strides do not fit the caps and the buffer. Warned once per "
+              "caps."));
       self->warned_short_buffer = TRUE;
     }
     GST_WARNING_OBJECT (self, "unmappable buffer of %" G_GSIZE_FORMAT
@@ -1012,8 +1074,10 @@ gst_resnet50_classify_preprocess (GstResnet50Classify * self, GstBuffer * buf,
    * GstVideoMeta, if any), never from assumptions about the layout. */
   memset (&view, 0, sizeof (view));
   view.format = self->pre_format;
-  view.width = GST_VIDEO_FRAME_WIDTH (&frame);
-  view.height = GST_VIDEO_FRAME_HEIGHT (&frame);
+  /* The preprocessor is built for the caps' size; a GstVideoMeta may
+   * describe a larger frame (padding), of which the caps' area is used. */
+  view.width = GST_VIDEO_INFO_WIDTH (&self->info);
+  view.height = GST_VIDEO_INFO_HEIGHT (&self->info);
   for (i = 0; i < GST_VIDEO_FRAME_N_PLANES (&frame) && i < 3; i++) {
     view.planes[i] = GST_VIDEO_FRAME_PLANE_DATA (&frame, i);
     view.strides[i] = GST_VIDEO_FRAME_PLANE_STRIDE (&frame, i);
@@ -1432,6 +1496,27 @@ gst_resnet50_classify_flusher_stop (GstResnet50Classify * self)
   g_clear_pointer (&self->pending, g_array_unref);
 }
 
+/* Upstream learns from this query which metas it may leave for us to
+ * apply. The query is answered by downstream (frames pass in place), which
+ * may accept GstVideoCropMeta; but the classifier looks at the whole frame,
+ * so with a crop left to downstream the results would describe pixels the
+ * application never shows. Refusing the crop meta makes upstream crop the
+ * pixels itself (videocrop, decoders), and both then see the same picture. */
+static gboolean
+gst_resnet50_classify_propose_allocation (GstBaseTransform * trans,
+    GstQuery * decide_query, GstQuery * query)
+{
+  guint index;
+
+  if (!GST_BASE_TRANSFORM_CLASS (parent_class)->propose_allocation (trans,
+          decide_query, query))
+    return FALSE;
+  while (gst_query_find_allocation_meta (query, GST_VIDEO_CROP_META_API_TYPE,
+          &index))
+    gst_query_remove_nth_allocation_meta (query, index);
+  return TRUE;
+}
+
 static void
 gst_resnet50_classify_finalize (GObject * object)
 {
@@ -1703,6 +1788,8 @@ gst_resnet50_classify_class_init (GstResnet50ClassifyClass * klass)
       GST_DEBUG_FUNCPTR (gst_resnet50_classify_generate_output);
   trans_class->sink_event = GST_DEBUG_FUNCPTR (gst_resnet50_classify_sink_event);
   trans_class->query = GST_DEBUG_FUNCPTR (gst_resnet50_classify_src_query);
+  trans_class->propose_allocation =
+      GST_DEBUG_FUNCPTR (gst_resnet50_classify_propose_allocation);
   /* The meta is added to every buffer, so never skip transform_ip. */
   trans_class->passthrough_on_same_caps = FALSE;
   trans_class->transform_ip_on_passthrough = FALSE;
