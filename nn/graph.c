@@ -33,7 +33,22 @@ typedef struct
   /* The node being translated and its description for messages. */
   const Onnx__NodeProto *node;
   char *desc;
+
+  /* Elements per image of every activation so far (views excluded), held
+   * against RN50_GRAPH_MAX_TOTAL_PER_IMAGE. */
+  guint64 activation_elements;
 } Builder;
+
+/* What a model may make the engine allocate for activations, per image of
+ * the batch (the batch size is the user's choice, not the file's). Shapes
+ * come from the file: a Pad of 10^6 pixels or a 1×1 Conv to 10^5 channels
+ * costs a few bytes of ONNX but terabytes of activations, which malloc()
+ * may even grant (overcommit) until the first run touches them. ResNet-50's
+ * largest activation is 64×112×112 = 0.8 M floats and all of them together
+ * ~11 M per image, so these limits (512 MiB per activation, 2 GiB in all,
+ * per image) refuse only hostile or broken files. */
+#define RN50_GRAPH_MAX_VALUE_PER_IMAGE (G_GUINT64_CONSTANT (1) << 27)
+#define RN50_GRAPH_MAX_TOTAL_PER_IMAGE (G_GUINT64_CONSTANT (1) << 29)
 
 gsize
 rn50_value_per_image (const Rn50Value * value)
@@ -328,11 +343,47 @@ set_const_output (Builder * b, Rn50Tensor * tensor, GError ** error)
   return TRUE;
 }
 
+/* Elements per image of an activation of shape @dims (dimension 0 is the
+ * batch), or G_MAXUINT64 when a dimension is not positive or the product
+ * exceeds RN50_GRAPH_MAX_VALUE_PER_IMAGE (checked before each multiply, so
+ * nothing overflows whatever the file claims). */
+static guint64
+activation_per_image (guint ndims, const gint64 * dims)
+{
+  guint64 n = 1;
+  guint i;
+
+  for (i = 1; i < ndims; i++) {
+    if (dims[i] <= 0
+        || (guint64) dims[i] > RN50_GRAPH_MAX_VALUE_PER_IMAGE / n)
+      return G_MAXUINT64;
+    n *= (guint64) dims[i];
+  }
+  return n;
+}
+
 /* A new activation produced by the current node's first output. */
 static gboolean
 new_runtime_output (Builder * b, guint ndims, const gint64 * dims,
     gint view_of, gint * id, GError ** error)
 {
+  guint64 n = activation_per_image (ndims, dims);
+
+  if (n == G_MAXUINT64 || (ndims > 0 && dims[0] <= 0)) {
+    g_autofree char *shape = rn50_dims_to_string (ndims, dims);
+    return node_fail (b, error, RN50_ERROR_SHAPE,
+        "its output would have shape %s: a dimension is not positive or "
+        "the activation exceeds %" G_GUINT64_FORMAT " elements per image",
+        shape, RN50_GRAPH_MAX_VALUE_PER_IMAGE);
+  }
+  if (view_of < 0) {
+    b->activation_elements += n;
+    if (b->activation_elements > RN50_GRAPH_MAX_TOTAL_PER_IMAGE)
+      return node_fail (b, error, RN50_ERROR_SHAPE,
+          "the activations up to this node exceed %" G_GUINT64_FORMAT
+          " elements per image; refusing a model this large",
+          RN50_GRAPH_MAX_TOTAL_PER_IMAGE);
+  }
   *id = add_value (b, node_output (b, 0), ndims, dims, view_of);
   return set_runtime_output (b, *id, error);
 }
@@ -1717,6 +1768,14 @@ setup_input (Builder * b, GError ** error)
       goto out;
     }
     count *= dims[i];
+  }
+  b->activation_elements = activation_per_image (ndims, dims);
+  if (b->activation_elements == G_MAXUINT64) {
+    g_set_error (error, RN50_ERROR, RN50_ERROR_SHAPE,
+        "model input '%s' has shape %s: more than %" G_GUINT64_FORMAT
+        " elements per image", info->name, shape->str,
+        RN50_GRAPH_MAX_VALUE_PER_IMAGE);
+    goto out;
   }
   b->graph->input = add_value (b, info->name, ndims, dims, -1);
   g_hash_table_insert (b->runtime, g_strdup (info->name),

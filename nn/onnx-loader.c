@@ -1,19 +1,30 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Reading and validating an ONNX file. The file is mapped with GLib and
  * decoded by protobuf-c into Onnx__ModelProto; this module then checks the
- * parts that the graph builder will trust (graph present, opset known) and
+ * parts that the graph builder will trust (graph present, opset known),
+ * resolves external tensor data only inside the model's own directory, and
  * turns tensors into Rn50Tensor host buffers only after their size claims
  * agree with each other, so a truncated or hostile file can make us fail but
  * never allocate more than it actually carries. */
 #include "onnx-loader.h"
 
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+
+#include <glib/gstdio.h>
 
 struct _Rn50Onnx
 {
   Onnx__ModelProto *proto;
   gint64 opset;
   char *name;
+  /* External data (see resolve_external_data()): real path → GMappedFile,
+   * and the tensors whose raw_data now points into one of those mappings
+   * (borrowed memory that protobuf-c must not free). */
+  GHashTable *external_files;
+  GPtrArray *external_tensors;
 };
 
 char *
@@ -176,12 +187,14 @@ rn50_onnx_tensor_decode (const Onnx__TensorProto * proto, GError ** error)
         "%s is split into segments, which is not supported", what);
     goto out;
   }
-  if ((proto->has_data_location && proto->data_location ==
-          ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL)
-      || proto->n_external_data > 0) {
+  /* rn50_onnx_load() resolves the external data of every tensor it can
+   * reach (initializers, Constant values); one still marked EXTERNAL here
+   * sits somewhere else (a subgraph) and is not supported. */
+  if (proto->has_data_location && proto->data_location ==
+      ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL) {
     g_set_error (error, RN50_ERROR, RN50_ERROR_UNSUPPORTED,
-        "%s keeps its data in an external file, which is not supported; "
-        "save the model with all tensors embedded", what);
+        "%s keeps its data in an external file, which is only supported "
+        "for initializers and Constant nodes of the main graph", what);
     goto out;
   }
 
@@ -303,6 +316,269 @@ graph_name_is_meaningful (const char *name)
   return TRUE;
 }
 
+/* ---- external data --------------------------------------------------------
+ *
+ * ONNX files above 2 GB, and any model saved with
+ * onnx.save_model (..., save_as_external_data=True), keep tensor payloads in
+ * side files: data_location = EXTERNAL and key/value pairs `location` (a
+ * path relative to the model's directory), `offset` and `length` (bytes).
+ * The model is untrusted, so `location` may only name a regular file inside
+ * the directory that holds the model: absolute paths, `..` components and
+ * symbolic links that lead out of it are refused, so that a downloaded model
+ * cannot make the element read /etc/passwd or a file of another user into
+ * its weights. The side file is mapped, the byte range checked against its
+ * size, and the tensor's raw_data pointed at the range: nothing is copied or
+ * allocated from a size the file only claims (rn50_onnx_tensor_decode()
+ * then checks the length against the dims as for embedded data). */
+
+typedef struct
+{
+  const char *model_path;
+  char *model_dir;              /* realpath of the model's directory */
+  Rn50Onnx *onnx;
+} ExternalCtx;
+
+static const char *
+external_entry (const Onnx__TensorProto * t, const char *key)
+{
+  gsize i;
+
+  for (i = 0; i < t->n_external_data; i++) {
+    const Onnx__StringStringEntryProto *e = t->external_data[i];
+    if (e->key != NULL && g_str_equal (e->key, key))
+      return e->value != NULL ? e->value : "";
+  }
+  return NULL;
+}
+
+/* A `location` names a file below the model's directory only if it is
+ * relative and none of its components is "..". Backslashes count as
+ * separators too: a model written on Windows uses them, and "..\\x" must
+ * not slip through as one odd file name. */
+static gboolean
+external_location_is_confined (const char *location)
+{
+  g_auto (GStrv) parts = NULL;
+  guint i;
+
+  if (location[0] == '\0' || g_path_is_absolute (location)
+      || location[0] == '\\' || strchr (location, ':') != NULL)
+    return FALSE;
+  parts = g_strsplit_set (location, "/\\", -1);
+  for (i = 0; parts[i] != NULL; i++)
+    if (g_str_equal (parts[i], ".."))
+      return FALSE;
+  return TRUE;
+}
+
+static gboolean
+external_parse_size (const ExternalCtx * ctx, const char *what,
+    const char *key, const char *value, guint64 * out, GError ** error)
+{
+  GError *num_error = NULL;
+
+  if (!g_ascii_string_to_unsigned (value, 10, 0, G_MAXUINT64, out,
+          &num_error)) {
+    g_set_error (error, RN50_ERROR, RN50_ERROR_PARSE,
+        "'%s': %s has external data %s '%s', which is not a byte count: %s",
+        ctx->model_path, what, key, value, num_error->message);
+    g_error_free (num_error);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+/* Points @t's raw_data at its bytes in the side file. */
+static gboolean
+external_resolve_tensor (ExternalCtx * ctx, Onnx__TensorProto * t,
+    GError ** error)
+{
+  gboolean external = t->has_data_location
+      && t->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL;
+  const char *location, *value;
+  g_autofree char *what = NULL;
+  g_autofree char *joined = NULL;
+  g_autofree char *real = NULL;
+  GMappedFile *file;
+  guint64 offset = 0, length, size;
+  GStatBuf st;
+
+  if (!external && t->n_external_data == 0)
+    return TRUE;
+  what = g_strdup_printf ("tensor '%s'", t->name ? t->name : "");
+  if (!external) {
+    g_set_error (error, RN50_ERROR, RN50_ERROR_PARSE,
+        "'%s': %s has external_data entries but its data_location is not "
+        "EXTERNAL", ctx->model_path, what);
+    return FALSE;
+  }
+  if (t->has_raw_data || t->n_float_data > 0 || t->n_int32_data > 0
+      || t->n_int64_data > 0 || t->n_double_data > 0 || t->n_uint64_data > 0
+      || t->n_string_data > 0) {
+    g_set_error (error, RN50_ERROR, RN50_ERROR_PARSE,
+        "'%s': %s is marked EXTERNAL but also carries embedded data",
+        ctx->model_path, what);
+    return FALSE;
+  }
+  location = external_entry (t, "location");
+  if (location == NULL) {
+    g_set_error (error, RN50_ERROR, RN50_ERROR_PARSE,
+        "'%s': %s is marked EXTERNAL but has no 'location' entry",
+        ctx->model_path, what);
+    return FALSE;
+  }
+  if (!external_location_is_confined (location)) {
+    g_set_error (error, RN50_ERROR, RN50_ERROR_PARSE,
+        "'%s': %s names external data file '%s', which is outside the "
+        "model's directory; refused: external data must be a relative path "
+        "without '..' next to the model", ctx->model_path, what, location);
+    return FALSE;
+  }
+
+  /* Resolved once, on the first external tensor: models without external
+   * data never look at their directory. */
+  if (ctx->model_dir == NULL) {
+    g_autofree char *dir = g_path_get_dirname (ctx->model_path);
+    ctx->model_dir = realpath (dir, NULL);
+    if (ctx->model_dir == NULL) {
+      int errsv = errno;
+      g_set_error (error, RN50_ERROR, RN50_ERROR_NOT_FOUND,
+          "'%s': cannot resolve the model's directory: %s", ctx->model_path,
+          g_strerror (errsv));
+      return FALSE;
+    }
+  }
+  /* realpath() follows every symbolic link, so a link inside the directory
+   * pointing elsewhere is caught by the prefix test below. */
+  joined = g_build_filename (ctx->model_dir, location, NULL);
+  real = realpath (joined, NULL);
+  if (real == NULL) {
+    int errsv = errno;
+    g_set_error (error, RN50_ERROR, RN50_ERROR_NOT_FOUND,
+        "'%s': cannot read external data file '%s' of %s: %s",
+        ctx->model_path, location, what, g_strerror (errsv));
+    return FALSE;
+  }
+  if (!g_str_has_prefix (real, ctx->model_dir)
+      || (real[strlen (ctx->model_dir)] != G_DIR_SEPARATOR
+          && !g_str_equal (ctx->model_dir, "/"))) {
+    g_set_error (error, RN50_ERROR, RN50_ERROR_PARSE,
+        "'%s': external data file '%s' of %s is a symbolic link to '%s', "
+        "outside the model's directory '%s'; refused", ctx->model_path,
+        location, what, real, ctx->model_dir);
+    return FALSE;
+  }
+  if (g_stat (real, &st) != 0 || !S_ISREG (st.st_mode)) {
+    g_set_error (error, RN50_ERROR, RN50_ERROR_NOT_FOUND,
+        "'%s': external data file '%s' of %s is not a regular file",
+        ctx->model_path, location, what);
+    return FALSE;
+  }
+
+  file = g_hash_table_lookup (ctx->onnx->external_files, real);
+  if (file == NULL) {
+    GError *map_error = NULL;
+    file = g_mapped_file_new (real, FALSE, &map_error);
+    if (file == NULL) {
+      g_set_error (error, RN50_ERROR, RN50_ERROR_NOT_FOUND,
+          "'%s': cannot read external data file '%s' of %s: %s",
+          ctx->model_path, location, what, map_error->message);
+      g_error_free (map_error);
+      return FALSE;
+    }
+    g_hash_table_insert (ctx->onnx->external_files, g_strdup (real), file);
+  }
+  size = g_mapped_file_get_length (file);
+
+  value = external_entry (t, "offset");
+  if (value != NULL && !external_parse_size (ctx, what, "offset", value,
+          &offset, error))
+    return FALSE;
+  if (offset > size) {
+    g_set_error (error, RN50_ERROR, RN50_ERROR_PARSE,
+        "'%s': %s starts at byte %" G_GUINT64_FORMAT " of external data "
+        "file '%s', which has only %" G_GUINT64_FORMAT " bytes",
+        ctx->model_path, what, offset, location, size);
+    return FALSE;
+  }
+  length = size - offset;
+  value = external_entry (t, "length");
+  if (value != NULL && !external_parse_size (ctx, what, "length", value,
+          &length, error))
+    return FALSE;
+  if (length > size - offset) {
+    g_set_error (error, RN50_ERROR, RN50_ERROR_PARSE,
+        "'%s': %s claims %" G_GUINT64_FORMAT " bytes at offset %"
+        G_GUINT64_FORMAT " of external data file '%s', which has only %"
+        G_GUINT64_FORMAT " bytes (truncated file?)", ctx->model_path, what,
+        length, offset, location, size);
+    return FALSE;
+  }
+
+  /* Borrowed: rn50_onnx_free() detaches it before protobuf-c frees the
+   * message. An empty range of an empty file has no mapping at all. */
+  t->raw_data.data = length > 0 ?
+      (guint8 *) g_mapped_file_get_contents (file) + offset : NULL;
+  t->raw_data.len = length;
+  t->has_raw_data = TRUE;
+  t->data_location = ONNX__TENSOR_PROTO__DATA_LOCATION__DEFAULT;
+  g_ptr_array_add (ctx->onnx->external_tensors, t);
+  return TRUE;
+}
+
+/* Every tensor the graph builder can decode: the initializers and the
+ * values of Constant-like nodes (TENSOR and TENSORS attributes). */
+static gboolean
+resolve_external_data (Rn50Onnx * onnx, const char *path, GError ** error)
+{
+  Onnx__GraphProto *graph = onnx->proto->graph;
+  ExternalCtx ctx = { path, NULL, onnx };
+  gboolean ok = FALSE;
+  gsize i, j, k;
+
+  onnx->external_files = g_hash_table_new_full (g_str_hash, g_str_equal,
+      g_free, (GDestroyNotify) g_mapped_file_unref);
+  onnx->external_tensors = g_ptr_array_new ();
+
+  for (i = 0; i < graph->n_initializer; i++)
+    if (!external_resolve_tensor (&ctx, graph->initializer[i], error))
+      goto out;
+  for (i = 0; i < graph->n_node; i++) {
+    for (j = 0; j < graph->node[i]->n_attribute; j++) {
+      Onnx__AttributeProto *attr = graph->node[i]->attribute[j];
+      if (attr->t != NULL && !external_resolve_tensor (&ctx, attr->t, error))
+        goto out;
+      for (k = 0; k < attr->n_tensors; k++)
+        if (!external_resolve_tensor (&ctx, attr->tensors[k], error))
+          goto out;
+    }
+  }
+  ok = TRUE;
+
+out:
+  free (ctx.model_dir);
+  return ok;
+}
+
+/* Frees the decoded message, first detaching the payloads that point into
+ * external data mappings (protobuf-c would free() them). */
+static void
+onnx_proto_free (Onnx__ModelProto * proto, GPtrArray * external_tensors)
+{
+  guint i;
+
+  if (external_tensors != NULL) {
+    for (i = 0; i < external_tensors->len; i++) {
+      Onnx__TensorProto *t = g_ptr_array_index (external_tensors, i);
+      t->raw_data.data = NULL;
+      t->raw_data.len = 0;
+      t->has_raw_data = FALSE;
+    }
+  }
+  if (proto != NULL)
+    protobuf_c_message_free_unpacked ((ProtobufCMessage *) proto, NULL);
+}
+
 Rn50Onnx *
 rn50_onnx_load (const char *path, GError ** error)
 {
@@ -380,10 +656,11 @@ rn50_onnx_load (const char *path, GError ** error)
     onnx->name = g_strdup (onnx->proto->graph->name);
   else
     onnx->name = g_path_get_basename (path);
+  if (!resolve_external_data (onnx, path, error))
+    g_clear_pointer (&onnx, rn50_onnx_free);
 
 out:
-  if (proto != NULL)
-    protobuf_c_message_free_unpacked ((ProtobufCMessage *) proto, NULL);
+  onnx_proto_free (proto, NULL);
   if (file != NULL)
     g_mapped_file_unref (file);
   return onnx;
@@ -394,7 +671,12 @@ rn50_onnx_free (Rn50Onnx * onnx)
 {
   if (onnx == NULL)
     return;
-  protobuf_c_message_free_unpacked ((ProtobufCMessage *) onnx->proto, NULL);
+  /* Before the mappings the payloads point into go away. */
+  onnx_proto_free (onnx->proto, onnx->external_tensors);
+  if (onnx->external_tensors != NULL)
+    g_ptr_array_unref (onnx->external_tensors);
+  if (onnx->external_files != NULL)
+    g_hash_table_unref (onnx->external_files);
   g_free (onnx->name);
   g_free (onnx);
 }

@@ -286,11 +286,14 @@ test_inconsistent_tensor_sizes_fail_with_parse_error (void)
       RN50_ERROR_PARSE, "'conv_w'", "too many elements", NULL);
 }
 
+/* External data is resolved next to the model (test-hostile-models.c
+ * covers it); here the side file weights.bin does not exist. */
 static void
-test_external_or_double_weights_are_unsupported (void)
+test_missing_external_data_or_double_weights_are_refused (void)
 {
   assert_refused ("external-data.onnx", 1, RN50_MODEL_FLAGS_NONE,
-      RN50_ERROR_UNSUPPORTED, "'conv_w'", "external", NULL);
+      RN50_ERROR_NOT_FOUND, "'conv_w'", "'weights.bin'", "external-data.onnx",
+      NULL);
   assert_refused ("double-weights.onnx", 1, RN50_MODEL_FLAGS_NONE,
       RN50_ERROR_UNSUPPORTED, "'conv_w'", "DOUBLE", NULL);
 }
@@ -641,8 +644,8 @@ main (int argc, char **argv)
       test_old_opset_is_unsupported);
   g_test_add_func ("/engine/inconsistent-tensor-sizes-fail-with-parse-error",
       test_inconsistent_tensor_sizes_fail_with_parse_error);
-  g_test_add_func ("/engine/external-or-double-weights-are-unsupported",
-      test_external_or_double_weights_are_unsupported);
+  g_test_add_func ("/engine/missing-external-data-or-double-weights-are-refused",
+      test_missing_external_data_or_double_weights_are_refused);
   g_test_add_func ("/engine/static-batch-refuses-larger-batch",
       test_static_batch_refuses_larger_batch);
   g_test_add_func ("/engine/reshape-fixing-batch-fails-naming-the-reshape",
