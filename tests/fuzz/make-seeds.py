@@ -125,6 +125,30 @@ def onnx_seeds(out):
     g.save(os.path.join(out, "opset11-224.onnx"), [1, 3, 224, 224], x,
            opset=11)
 
+    # The miniature ResNet with its weights as external data, in the file
+    # the harness writes next to every input (fuzz-file.h: 4096 bytes).
+    g = Graph()
+    x = g.op("Conv", ["input", g.const("ew1", w(4, 3, 3, 3))],
+             kernel_shape=[3, 3], pads=[1, 1, 1, 1])
+    x = g.op("Relu", [x])
+    x = g.op("GlobalAveragePool", [x])
+    x = g.op("Flatten", [x])
+    x = g.op("Gemm", [x, g.const("ew2", w(5, 4)), g.const("eb", w(5))],
+             transB=1)
+    offset = 0
+    for t in g.inits:
+        size = len(t.raw_data)
+        t.ClearField("raw_data")
+        t.data_location = TensorProto.EXTERNAL
+        for key, value in (("location", "fuzz-weights.bin"),
+                           ("offset", str(offset)), ("length", str(size))):
+            e = t.external_data.add()
+            e.key, e.value = key, value
+        offset += size
+    assert offset <= 4096
+    g.save(os.path.join(out, "external-data.onnx"), [1, 3, 8, 8], x)
+    g.save(os.path.join(out, "external-data-224.onnx"), [1, 3, 224, 224], x)
+
     # A bare Gemm (the smallest accepted model) and int32 constants.
     g = Graph()
     x = g.op("Reshape", ["input", g.const("shp", np.array([1, 6],
