@@ -42,7 +42,13 @@ FPS = 30
 SEEK_AFTER = 4                       # results seen before seeking
 SEEK_TO = 24 * Gst.SECOND // FPS     # frame 24
 TIMEOUT_NS = 300 * Gst.SECOND
-SCORE_TOLERANCE = 1e-5               # batched vs single runs may round apart
+# Batch 4 and batch 1 may run different convolution algorithms (oneDNN picks
+# kernels per batch size; Winograd variants are chosen per layer and batch),
+# so their probabilities differ by up to ~3e-5 here (measured on AVX2 and
+# AVX-512 machines). Neighbouring frames must differ by DISTINCT_FACTOR times
+# more than that, so a stale result can never pass as the right one.
+SCORE_TOLERANCE = 2e-4
+DISTINCT_FACTOR = 10
 
 
 def fail(message):
@@ -82,9 +88,9 @@ def result(s):
     return s.get_value('timestamp'), r['ids'], r['scores']
 
 
-def same(a, b):
+def same(a, b, tolerance=SCORE_TOLERANCE):
     return a[1] == b[1] and len(a[2]) == len(b[2]) and \
-        all(abs(x - y) <= SCORE_TOLERANCE for x, y in zip(a[2], b[2]))
+        all(abs(x - y) <= tolerance for x, y in zip(a[2], b[2]))
 
 
 def reference_run(clip, model):
@@ -112,9 +118,10 @@ def reference_run(clip, model):
         fail('reference run: %d results for %d frames' % (len(ref), N_FRAMES))
     pts = sorted(ref)
     for a, b in zip(pts, pts[1:]):
-        if same(ref[a], ref[b]):
-            fail('frames at %d and %d give the same results: a stale result '
-                 'could not be told apart' % (a, b))
+        if same(ref[a], ref[b], DISTINCT_FACTOR * SCORE_TOLERANCE):
+            fail('frames at %d and %d give results closer than %g: a stale '
+                 'result could not be told apart' %
+                 (a, b, DISTINCT_FACTOR * SCORE_TOLERANCE))
     return ref
 
 
