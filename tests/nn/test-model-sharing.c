@@ -142,6 +142,9 @@ test_shared_models_run_concurrently (void)
     if (i > 0)
       g_assert_true (memcmp (workers[i].outputs, workers[0].outputs,
               classes * sizeof (float)) != 0);
+  }
+  /* Freed only now: every worker's outputs are compared with worker 0's. */
+  for (i = 0; i < N_THREADS; i++) {
     rn50_model_free (workers[i].model);
     g_free (workers[i].outputs);
   }
