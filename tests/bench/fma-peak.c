@@ -1,14 +1,17 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* fma-peak: measures this machine's FP32 fused-multiply-add peak, the
  * ceiling the benchmark divides the engine's GFLOP/s by. Each thread runs a
- * loop of 8-wide AVX2 FMAs on 12 independent accumulators: enough to keep
- * both FMA pipes of a Zen 3 / Skylake core busy despite the 4–5 cycle
- * latency, with no memory traffic at all. One FMA instruction counts as
- * 8 lanes × 2 FLOP = 16 FLOP.
+ * loop of FMAs of the widest vectors the CPU has (AVX-512: 16 lanes, else
+ * AVX2: 8) on 12 independent accumulators: enough to keep both FMA pipes of
+ * a Zen / Skylake-or-later core busy despite the 4–5 cycle latency, with no
+ * memory traffic at all. One FMA instruction counts as lanes × 2 FLOP. The
+ * widest ISA matters: oneDNN and ONNX Runtime both use AVX-512 where it
+ * exists, so an AVX2 loop would understate the ceiling by up to 2×.
  *
- *   fma-peak [--threads N[,N...]] [--seconds S] [--repeat R]
+ *   fma-peak [--threads N[,N...]] [--seconds S] [--repeat R] [--isa avx2]
  *
- * For each thread count it prints one line per measurement set:
+ * It prints the ISA used (`isa avx512f` or `isa avx2`), then per thread
+ * count:
  *   threads N gflops G
  * where G is the best (least disturbed) of R timed runs of about S/R
  * seconds each, summed over the N threads. Exit status 1 on bad arguments
@@ -22,8 +25,12 @@
 #include <time.h>
 
 #define ACCUMULATORS 12
-#define FLOP_PER_FMA 16         /* 8 float lanes × (multiply + add) */
 #define MAX_THREADS 256
+
+/* One of the loops below and the FLOP of one of its FMA instructions. */
+typedef float (*FmaLoop) (uint64_t iterations);
+static FmaLoop fma_loop;
+static int flop_per_fma;
 
 typedef struct
 {
@@ -46,49 +53,49 @@ now_seconds (void)
  * the addend tiny, so values stay finite and normal for any trip count. The
  * accumulators are named variables (not an array) so that they live in
  * registers at any optimization level. */
-#define FMA12(m, c) \
-  a0 = _mm256_fmadd_ps (a0, m, c); a1 = _mm256_fmadd_ps (a1, m, c); \
-  a2 = _mm256_fmadd_ps (a2, m, c); a3 = _mm256_fmadd_ps (a3, m, c); \
-  a4 = _mm256_fmadd_ps (a4, m, c); a5 = _mm256_fmadd_ps (a5, m, c); \
-  a6 = _mm256_fmadd_ps (a6, m, c); a7 = _mm256_fmadd_ps (a7, m, c); \
-  a8 = _mm256_fmadd_ps (a8, m, c); a9 = _mm256_fmadd_ps (a9, m, c); \
-  a10 = _mm256_fmadd_ps (a10, m, c); a11 = _mm256_fmadd_ps (a11, m, c)
-
-__attribute__((target ("avx2,fma"), noinline))
-static float
-fma_loop (uint64_t iterations)
-{
-  const __m256 mul = _mm256_set1_ps (0.999999f);
-  const __m256 add = _mm256_set1_ps (1e-7f);
-  __m256 a0 = _mm256_set1_ps (1.0f), a1 = _mm256_set1_ps (2.0f);
-  __m256 a2 = _mm256_set1_ps (3.0f), a3 = _mm256_set1_ps (4.0f);
-  __m256 a4 = _mm256_set1_ps (5.0f), a5 = _mm256_set1_ps (6.0f);
-  __m256 a6 = _mm256_set1_ps (7.0f), a7 = _mm256_set1_ps (8.0f);
-  __m256 a8 = _mm256_set1_ps (9.0f), a9 = _mm256_set1_ps (10.0f);
-  __m256 a10 = _mm256_set1_ps (11.0f), a11 = _mm256_set1_ps (12.0f);
-  __m256 total;
-  float lanes[8], sum = 0.0f;
-  uint64_t i;
-  int l;
-
-  for (i = 0; i < iterations; i++) {
-    FMA12 (mul, add);
-    /* An empty asm that "reads" every accumulator: the compiler can neither
-     * drop the loop nor fold it into a closed form. */
-    __asm__ volatile (""::"x" (a0), "x" (a1), "x" (a2), "x" (a3), "x" (a4),
-        "x" (a5), "x" (a6), "x" (a7), "x" (a8), "x" (a9), "x" (a10),
-        "x" (a11));
-  }
-  total = _mm256_add_ps (_mm256_add_ps (_mm256_add_ps (a0, a1),
-          _mm256_add_ps (a2, a3)), _mm256_add_ps (_mm256_add_ps (a4, a5),
-          _mm256_add_ps (a6, a7)));
-  total = _mm256_add_ps (total, _mm256_add_ps (_mm256_add_ps (a8, a9),
-          _mm256_add_ps (a10, a11)));
-  _mm256_storeu_ps (lanes, total);
-  for (l = 0; l < 8; l++)
-    sum += lanes[l];
-  return sum;
+/* The same loop for each vector width: V is the vector type, P the
+ * intrinsics' prefix (_mm256 or _mm512), LANES its floats. */
+#define DEFINE_FMA_LOOP(name, isa, V, P, LANES) \
+__attribute__((target (isa), noinline)) \
+static float \
+name (uint64_t iterations) \
+{ \
+  const V mul = P##_set1_ps (0.999999f), add = P##_set1_ps (1e-7f); \
+  V a0 = P##_set1_ps (1.0f), a1 = P##_set1_ps (2.0f); \
+  V a2 = P##_set1_ps (3.0f), a3 = P##_set1_ps (4.0f); \
+  V a4 = P##_set1_ps (5.0f), a5 = P##_set1_ps (6.0f); \
+  V a6 = P##_set1_ps (7.0f), a7 = P##_set1_ps (8.0f); \
+  V a8 = P##_set1_ps (9.0f), a9 = P##_set1_ps (10.0f); \
+  V a10 = P##_set1_ps (11.0f), a11 = P##_set1_ps (12.0f); \
+  float lanes[LANES], sum = 0.0f; \
+  uint64_t i; \
+  int l; \
+  \
+  for (i = 0; i < iterations; i++) { \
+    a0 = P##_fmadd_ps (a0, mul, add); a1 = P##_fmadd_ps (a1, mul, add); \
+    a2 = P##_fmadd_ps (a2, mul, add); a3 = P##_fmadd_ps (a3, mul, add); \
+    a4 = P##_fmadd_ps (a4, mul, add); a5 = P##_fmadd_ps (a5, mul, add); \
+    a6 = P##_fmadd_ps (a6, mul, add); a7 = P##_fmadd_ps (a7, mul, add); \
+    a8 = P##_fmadd_ps (a8, mul, add); a9 = P##_fmadd_ps (a9, mul, add); \
+    a10 = P##_fmadd_ps (a10, mul, add); a11 = P##_fmadd_ps (a11, mul, add); \
+    /* An empty asm that "reads" every accumulator: the compiler can \
+     * neither drop the loop nor fold it into a closed form. */ \
+    __asm__ volatile (""::"v" (a0), "v" (a1), "v" (a2), "v" (a3), \
+        "v" (a4), "v" (a5), "v" (a6), "v" (a7), "v" (a8), "v" (a9), \
+        "v" (a10), "v" (a11)); \
+  } \
+  a0 = P##_add_ps (P##_add_ps (P##_add_ps (a0, a1), P##_add_ps (a2, a3)), \
+      P##_add_ps (P##_add_ps (a4, a5), P##_add_ps (a6, a7))); \
+  a0 = P##_add_ps (a0, P##_add_ps (P##_add_ps (a8, a9), \
+          P##_add_ps (a10, a11))); \
+  P##_storeu_ps (lanes, a0); \
+  for (l = 0; l < LANES; l++) \
+    sum += lanes[l]; \
+  return sum; \
 }
+
+DEFINE_FMA_LOOP (fma_loop_avx2, "avx2,fma", __m256, _mm256, 8)
+DEFINE_FMA_LOOP (fma_loop_avx512, "avx512f", __m512, _mm512, 16)
 
 static void *
 worker_run (void *data)
@@ -136,7 +143,7 @@ measure (int threads, uint64_t iterations)
       slowest = w[t].seconds;
   }
   pthread_barrier_destroy (&start);
-  flop = (double) threads * iterations * ACCUMULATORS * FLOP_PER_FMA;
+  flop = (double) threads * iterations * ACCUMULATORS * flop_per_fma;
   return flop / slowest / 1e9;
 }
 
@@ -148,6 +155,7 @@ main (int argc, char **argv)
   uint64_t iterations;
   int repeat = 5, i, r, threads;
   char *tok, *save = NULL;
+  const char *isa = NULL;
 
   for (i = 1; i < argc; i++) {
     if (strcmp (argv[i], "--threads") == 0 && i + 1 < argc)
@@ -156,9 +164,12 @@ main (int argc, char **argv)
       seconds = atof (argv[++i]);
     else if (strcmp (argv[i], "--repeat") == 0 && i + 1 < argc)
       repeat = atoi (argv[++i]);
+    else if (strcmp (argv[i], "--isa") == 0 && i + 1 < argc
+        && strcmp (argv[i + 1], "avx2") == 0)
+      isa = argv[++i];
     else {
       fprintf (stderr, "usage: fma-peak [--threads N[,N...]] [--seconds S] "
-          "[--repeat R]\n");
+          "[--repeat R] [--isa avx2]\n");
       return 1;
     }
   }
@@ -171,6 +182,16 @@ main (int argc, char **argv)
     fprintf (stderr, "fma-peak: this CPU has no AVX2+FMA\n");
     return 1;
   }
+  if (isa == NULL && __builtin_cpu_supports ("avx512f")) {
+    isa = "avx512f";
+    fma_loop = fma_loop_avx512;
+    flop_per_fma = 16 * 2;
+  } else {
+    isa = "avx2";
+    fma_loop = fma_loop_avx2;
+    flop_per_fma = 8 * 2;
+  }
+  printf ("isa %s\n", isa);
 
   /* Calibrate the trip count so one run takes about seconds/repeat. */
   per_run = seconds / repeat;

@@ -343,9 +343,11 @@ def fma_peak(setup, threads_list):
                '--seconds', '1.5', '--repeat', '5'])
     peaks = {int(m.group(1)): float(m.group(2))
              for m in re.finditer(r'^threads (\d+) gflops ([0-9.]+)', out, re.M)}
-    if set(peaks) != set(threads_list):
+    isa = re.search(r'^isa (\S+)', out, re.M)
+    if set(peaks) != set(threads_list) or not isa:
         raise BenchError('fma-peak printed:\n' + out)
-    return peaks
+    # The widest vectors the CPU has (what oneDNN and ORT use too).
+    return peaks, isa.group(1)
 
 
 def count_flops(model_path):
@@ -622,6 +624,9 @@ def report(setup, res, threads_list, batches, reps):
     L.append('')
     L.append('## 2. Fraction of the FP32 FMA peak')
     L.append('')
+    L.append('Peak: `fma-peak`, 12 independent %s FMA chains per thread, no memory traffic, '
+             'the better of a run before and one after the rest.' % res['peak_isa'])
+    L.append('')
     L.append('| threads | FMA peak GFLOP/s | ours b1 | ours b8 | ORT b1 | ORT b8 | '
              'our convolutions | conv primitives (oneDNN) | run breakdown (ms, DNNL_VERBOSE) |')
     L.append('|---|---|---|---|---|---|---|---|---|')
@@ -649,7 +654,9 @@ def report(setup, res, threads_list, batches, reps):
              'oneDNN primitives (pooling, eltwise, inner product, reorders, ...), so any work '
              'of ours outside oneDNN (e.g. Winograd transforms) counts as convolution time; '
              'from one DNNL_VERBOSE=1 run, whose timing adds some overhead. '
-             '"Conv primitives": FLOPs in oneDNN convolution primitives over their own time.')
+             '"Conv primitives": FLOPs in oneDNN convolution primitives over their own time. '
+             'Both count a Winograd layer\'s FLOPs as a direct convolution would, so they '
+             'can exceed 100 %.')
     L.append('')
     L.append('## 3. The element in a pipeline (1080p clip: %s)' % os.path.basename(setup.clip))
     L.append('')
@@ -789,7 +796,7 @@ def main():
         setup.make_clip()
 
         log('FMA peak')
-        peaks = fma_peak(setup, threads_list)
+        peaks, res['peak_isa'] = fma_peak(setup, threads_list)
         log('FLOPs from the graph')
         res['flops'] = count_flops(setup.model)
 
@@ -857,7 +864,7 @@ def main():
         res['rss_kb'] = m
 
         log('FMA peak again')
-        peaks2 = fma_peak(setup, threads_list)
+        peaks2, _ = fma_peak(setup, threads_list)
         # The machine's capability: the less disturbed of the two.
         res['peak_gflops'] = {str(t): max(peaks[t], peaks2[t]) for t in threads_list}
         for t in threads_list:
