@@ -1478,17 +1478,19 @@ out:
   return net;
 }
 
-/* Loading runs on a thread of its own that exits when the network is built.
- * Why: libgomp gives every thread that opens a parallel region (oneDNN's
- * weight reorders at load do) a pool of worker threads that lives until
- * that thread exits, and counts idle pools' workers as busy. With more
- * OpenMP threads than cores it then stops spin-waiting between parallel
- * regions, so every one of a run's ~80 regions pays a futex wake-up. An
- * element loads on the application's thread and runs on a streaming
- * thread: measured on 2 cores at batch 1, 2 threads, 34.6 ms per image with
- * workers that sleep against 27.8 ms with workers that spin (rn50-infer
- * with OMP_WAIT_POLICY=passive vs active), and 29 frames/s from the element
- * against the engine's 38 images/s before this. */
+/* With RN50_MODEL_FLAG_SPIN_WAIT loading runs on a thread of its own that
+ * exits when the network is built. Why: libgomp gives every thread that
+ * opens a parallel region (oneDNN's weight reorders at load do) a pool of
+ * worker threads that lives until that thread exits, and counts idle
+ * pools' workers as busy. With more OpenMP threads than cores it stops
+ * spin-waiting between parallel regions, so every one of a run's ~80
+ * regions pays a futex wake-up. Measured on 2 cores at batch 1, 2 threads:
+ * 34.6 ms per image with workers that sleep against 27.8 ms with workers
+ * that spin (rn50-infer with OMP_WAIT_POLICY=passive vs active); the
+ * element fed from memory gave 29.5 frames/s loading on the application
+ * thread and 35.5 on a short-lived one. But with one core taken by another
+ * process, spinning workers made a run 14x slower (738 vs 55 ms): the
+ * caller chooses (see model.h). */
 typedef struct
 {
   const char *path;
@@ -1514,10 +1516,12 @@ network_load (const char *path, guint batch_size, guint threads,
     Rn50ModelFlags flags, GError ** error)
 {
   LoadJob job = { path, batch_size, threads, flags, NULL, NULL };
-  GThread *thread = g_thread_try_new ("rn50-load", load_job_run, &job, NULL);
+  GThread *thread = NULL;
 
-  /* No thread to be had (e.g. a capped address space): load right here;
-   * only the speed of later runs from other threads suffers. */
+  if (flags & RN50_MODEL_FLAG_SPIN_WAIT)
+    thread = g_thread_try_new ("rn50-load", load_job_run, &job, NULL);
+  /* Not asked for, or no thread to be had (e.g. a capped address space):
+   * load right here. */
   if (thread == NULL)
     load_job_run (&job);
   else
@@ -1553,7 +1557,8 @@ static Rn50Network *
 network_get (const char *path, guint batch_size, guint threads,
     Rn50ModelFlags flags, GError ** error)
 {
-  char *key = network_cache_key (path, batch_size, threads, flags);
+  char *key = network_cache_key (path, batch_size, threads,
+      flags & ~RN50_MODEL_FLAG_SPIN_WAIT);
   Rn50Network *net = NULL;
 
   if (key == NULL)

@@ -36,6 +36,18 @@ typedef enum
    * convolutions use Winograd where oneDNN implements it (~15 % faster per
    * image, results within ~1e-6 relative of direct). */
   RN50_MODEL_FLAG_DIRECT_CONVOLUTION = 1 << 1,
+  /* Load on a short-lived thread, so that the calling thread keeps no idle
+   * OpenMP worker pool from the load. libgomp lets workers busy-wait
+   * between parallel regions only while the threads it manages do not
+   * outnumber the cores, and every pool counts: without this flag, a model
+   * loaded on one thread and run on another (an element's application and
+   * streaming threads) makes workers sleep after a short spin. Spinning is
+   * faster on a machine of its own (batch 1, 2 threads, 2 cores: 28 vs
+   * 34 ms per image) and many times slower when another process competes
+   * for the cores (a descheduled worker stalls every barrier): so this is
+   * a choice for dedicated machines, not the default. Not part of the
+   * sharing key: it changes where a network is built, not the network. */
+  RN50_MODEL_FLAG_SPIN_WAIT = 1 << 2,
 } Rn50ModelFlags;
 
 /* Like rn50_model_new_from_file(), for @batch_size images per run: the

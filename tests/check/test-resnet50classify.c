@@ -376,6 +376,7 @@ pop_element_messages (GstBus * bus, const gchar * name)
 GST_START_TEST (test_every_property_has_a_blurb_and_defaults)
 {
   guint batch_size, threads;
+  gboolean spin_wait;
   guint64 batch_timeout;
   GstElement *element = gst_element_factory_make ("resnet50classify", NULL);
   GstElementFactory *factory = gst_element_get_factory (element);
@@ -406,7 +407,7 @@ GST_START_TEST (test_every_property_has_a_blurb_and_defaults)
         "property %s has no useful blurb", specs[i]->name);
   }
   g_free (specs);
-  fail_unless_equals_int (n_own, 14);
+  fail_unless_equals_int (n_own, 15);
 
   g_object_get (element, "model-location", &s, "top-k", &top_k, "threshold",
       &threshold, "post-messages", &post_messages, "label-offset",
@@ -418,10 +419,11 @@ GST_START_TEST (test_every_property_has_a_blurb_and_defaults)
   fail_unless_equals_float (threshold, 0.0f);
   fail_unless (!post_messages);
   g_object_get (element, "batch-size", &batch_size, "batch-timeout",
-      &batch_timeout, "threads", &threads, NULL);
+      &batch_timeout, "threads", &threads, "spin-wait", &spin_wait, NULL);
   fail_unless_equals_int (batch_size, 1);
   fail_unless_equals_uint64 (batch_timeout, 200 * GST_MSECOND);
   fail_unless_equals_int (threads, 0);
+  fail_unless (!spin_wait);
 
   g_value_init (&v, GST_TYPE_ARRAY);
   g_object_get_property (G_OBJECT (element), "mean", &v);

@@ -26,9 +26,9 @@ model_path (void)
 }
 
 static Rn50Model *
-load (guint batch, guint threads)
+load_with_flags (guint batch, guint threads, Rn50ModelFlags flags)
 {
-  Rn50ModelConfig config = { batch, threads, RN50_MODEL_FLAGS_NONE };
+  Rn50ModelConfig config = { batch, threads, flags };
   GError *error = NULL;
   Rn50Model *model = rn50_model_new_with_config (model_path (), &config,
       &error);
@@ -36,6 +36,12 @@ load (guint batch, guint threads)
   g_assert_no_error (error);
   g_assert_nonnull (model);
   return model;
+}
+
+static Rn50Model *
+load (guint batch, guint threads)
+{
+  return load_with_flags (batch, threads, RN50_MODEL_FLAGS_NONE);
 }
 
 /* Input @seed: a deterministic pattern, different per seed. */
@@ -152,6 +158,30 @@ test_shared_models_run_concurrently (void)
   g_free (expected);
 }
 
+/* RN50_MODEL_FLAG_SPIN_WAIT only moves the load to a thread of its own:
+ * loaded first with it (so that thread builds the network), a model shares
+ * its network with one loaded without it and computes the same outputs. */
+static void
+test_spin_wait_loads_the_same_shared_network (void)
+{
+  Rn50Model *spin = load_with_flags (1, 2, RN50_MODEL_FLAG_SPIN_WAIT);
+  Rn50Model *plain = load (1, 2);
+  guint classes = rn50_model_get_num_classes (spin);
+  float *expected = g_new (float, classes);
+
+  g_assert_true (rn50_model_shares_weights (spin, plain));
+  fill_input (plain, 3);
+  g_assert_true (rn50_model_run (plain, NULL));
+  memcpy (expected, rn50_model_get_output (plain), classes * sizeof (float));
+  fill_input (spin, 3);
+  g_assert_true (rn50_model_run (spin, NULL));
+  g_assert_cmpmem (rn50_model_get_output (spin), classes * sizeof (float),
+      expected, classes * sizeof (float));
+  rn50_model_free (spin);
+  rn50_model_free (plain);
+  g_free (expected);
+}
+
 static void
 test_run_restores_caller_threads_and_mxcsr (void)
 {
@@ -182,6 +212,8 @@ main (int argc, char **argv)
       test_same_settings_share_a_network);
   g_test_add_func ("/model/sharing/concurrent-runs",
       test_shared_models_run_concurrently);
+  g_test_add_func ("/model/sharing/spin-wait",
+      test_spin_wait_loads_the_same_shared_network);
   g_test_add_func ("/model/run-restores-caller-state",
       test_run_restores_caller_threads_and_mxcsr);
   return g_test_run ();
