@@ -642,7 +642,13 @@ out:
   rn50_graph_free (L.graph);
   if (L.file >= 0)
     H5Fclose (L.file);
-  if (locked)
+  if (locked) {
+    /* libhdf5 keeps the messages of a failed call on a per-thread error
+     * stack until the next call clears it; a thread that exits first
+     * (the loader runs on a short-lived thread with spin-wait) would leak
+     * them. */
+    H5Eclear2 (H5E_DEFAULT);
     G_UNLOCK (hdf5);
+  }
   return result;
 }
