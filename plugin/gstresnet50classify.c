@@ -484,7 +484,10 @@ gst_resnet50_classify_post_model_error (GstResnet50Classify * self,
     if (g_file_test (path, G_FILE_TEST_EXISTS)) {
       GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ,
           ("Could not read the model file \"%s\".", path),
-          ("%s. Check the file's permissions.", error->message));
+          ("%s. %s", error->message,
+              g_file_test (path, G_FILE_TEST_IS_REGULAR) ?
+              "Check the file's permissions." :
+              "Set model-location to an ONNX or Keras HDF5 file."));
     } else {
       GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND,
           ("The model file \"%s\" does not exist.", path),
