@@ -33,10 +33,7 @@
 #define RN50_SSE2 0
 #endif
 
-/* Largest frame side and tensor side accepted. Keeps every index and
- * product of two sides inside 32 bits and the filter tables small
- * (8192×8192 frames must work; the limit leaves headroom). */
-#define RN50_MAX_FRAME_SIDE 32768
+/* Largest tensor side accepted (RN50_MAX_FRAME_SIDE: preprocess.h). */
 #define RN50_MAX_TENSOR_SIDE 8192
 
 /* torchvision's ImageNet evaluation: Resize(256) then CenterCrop(224). */

@@ -13,6 +13,12 @@
 #include <glib.h>
 #include "rn50-error.h"
 
+/* Largest frame side accepted. Keeps every index and product of two sides
+ * inside 32 bits and the filter tables small (8192×8192 frames must work;
+ * the limit leaves headroom). A plain literal: the element's pad templates
+ * stringify it. */
+#define RN50_MAX_FRAME_SIDE 32768
+
 G_BEGIN_DECLS
 
 typedef enum

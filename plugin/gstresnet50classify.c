@@ -201,15 +201,22 @@ typedef struct
   "{ RGB, BGR, RGBx, BGRx, xRGB, xBGR, RGBA, BGRA, ARGB, ABGR, " \
   "I420, NV12, YUY2, GRAY8 }"
 
+/* GST_VIDEO_CAPS_MAKE with the sides the preprocessor accepts, so that
+ * negotiation (a scaler upstream) can avoid a size it would refuse. */
+#define VIDEO_SIZE_RANGE "(int) [ 1, " G_STRINGIFY (RN50_MAX_FRAME_SIDE) " ]"
+#define VIDEO_CAPS "video/x-raw, format = (string) " VIDEO_FORMATS \
+    ", width = " VIDEO_SIZE_RANGE ", height = " VIDEO_SIZE_RANGE \
+    ", framerate = " GST_VIDEO_FPS_RANGE
+
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
     GST_PAD_SINK,
     GST_PAD_ALWAYS,
-    GST_STATIC_CAPS (GST_VIDEO_CAPS_MAKE (VIDEO_FORMATS)));
+    GST_STATIC_CAPS (VIDEO_CAPS));
 
 static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
     GST_PAD_SRC,
     GST_PAD_ALWAYS,
-    GST_STATIC_CAPS (GST_VIDEO_CAPS_MAKE (VIDEO_FORMATS)));
+    GST_STATIC_CAPS (VIDEO_CAPS));
 
 #define gst_resnet50_classify_parent_class parent_class
 G_DEFINE_TYPE (GstResnet50Classify, gst_resnet50_classify,
