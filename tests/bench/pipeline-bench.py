@@ -35,6 +35,8 @@ def element_desc(args):
         props.append('threads=%d' % args.threads)
     if args.batch_prop:
         props.append('batch-size=%d' % args.batch)
+    if args.spin_wait:
+        props.append('spin-wait=true')
     return 'resnet50classify name=classify ' + ' '.join(props)
 
 
@@ -103,6 +105,9 @@ def main():
                     help='set the element\'s threads property (else OMP_NUM_THREADS rules)')
     ap.add_argument('--batch-prop', action='store_true',
                     help='set the element\'s batch-size property')
+    ap.add_argument('--spin-wait', action='store_true',
+                    help='set the element\'s spin-wait property (as rn50-infer\'s '
+                    'OpenMP workers do)')
     ap.add_argument('--timeout', type=float, default=300)
     args = ap.parse_args()
     Gst.init(None)
