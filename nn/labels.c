@@ -8,8 +8,14 @@
 #include "labels.h"
 
 #include <string.h>
+#include <sys/stat.h>
+
+#include <glib/gstdio.h>
 
 #include "imagenet-labels.h"
+
+/* 16 MiB: a label per line for millions of classes. */
+#define RN50_LABELS_MAX_FILE_BYTES (16 * 1024 * 1024)
 
 struct _Rn50Labels
 {
@@ -53,10 +59,29 @@ rn50_labels_new_from_file (const char *path, GError ** error)
   const gchar *text;
   gsize length;
   guint n_lines, i;
+  GStatBuf st;
 
   g_return_val_if_fail (path != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
+  /* Reading a FIFO blocks until a writer comes and /dev/zero never ends:
+   * only regular files (or links to them) are read, and only up to a size
+   * no real list comes near (ImageNet's 1000 labels are ~30 KB). */
+  if (g_stat (path, &st) == 0) {
+    if (!S_ISREG (st.st_mode)) {
+      g_set_error (error, RN50_ERROR, RN50_ERROR_NOT_FOUND,
+          "cannot read labels file \"%s\": it is %s, not a text file", path,
+          S_ISDIR (st.st_mode) ? "a directory" : "a pipe, device or socket");
+      goto done;
+    }
+    if (st.st_size > RN50_LABELS_MAX_FILE_BYTES) {
+      g_set_error (error, RN50_ERROR, RN50_ERROR_PARSE,
+          "labels file \"%s\" has %" G_GINT64_FORMAT " bytes, more than "
+          "the %d a list of labels may have", path, (gint64) st.st_size,
+          RN50_LABELS_MAX_FILE_BYTES);
+      goto done;
+    }
+  }
   if (!g_file_get_contents (path, &contents, &length, &read_error)) {
     g_set_error (error, RN50_ERROR, RN50_ERROR_NOT_FOUND,
         "cannot read labels file \"%s\": %s", path, read_error->message);

@@ -5,6 +5,8 @@
  * differ so that any shift shows (case 21), and the files that must be
  * refused: missing, empty, an empty line in the middle, invalid UTF-8. */
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <glib/gstdio.h>
 
@@ -176,6 +178,46 @@ test_directory_is_not_found (void)
   g_rmdir (dir);
 }
 
+/* Would block the element's start forever, or read without end: refused
+ * before any read. */
+static void
+test_fifo_and_device_are_refused_without_reading (void)
+{
+  g_autofree gchar *dir = g_dir_make_tmp ("rn50-labels-XXXXXX", NULL);
+  g_autofree gchar *fifo = g_build_filename (dir, "labels.fifo", NULL);
+  const char *paths[] = { fifo, "/dev/zero" };
+  guint i;
+
+  g_assert_cmpint (mkfifo (fifo, 0600), ==, 0);
+  for (i = 0; i < G_N_ELEMENTS (paths); i++) {
+    g_autoptr (GError) error = NULL;
+    Rn50Labels *labels = rn50_labels_new_from_file (paths[i], &error);
+
+    g_assert_null (labels);
+    g_assert_error (error, RN50_ERROR, RN50_ERROR_NOT_FOUND);
+    g_assert_nonnull (strstr (error->message, "a pipe, device or socket"));
+  }
+  g_unlink (fifo);
+  g_rmdir (dir);
+}
+
+/* A size no list of labels has is refused from the file's size, before
+ * reading it. */
+static void
+test_oversized_file_is_refused (void)
+{
+  g_autoptr (GError) error = NULL;
+  gchar *path = write_temp_file ("", 0);
+  Rn50Labels *labels;
+
+  g_assert_cmpint (truncate (path, (off_t) 17 * 1024 * 1024), ==, 0);
+  labels = rn50_labels_new_from_file (path, &error);
+  g_assert_null (labels);
+  g_assert_error (error, RN50_ERROR, RN50_ERROR_PARSE);
+  g_assert_nonnull (strstr (error->message, "17825792 bytes"));
+  remove_temp_file (path);
+}
+
 static void
 test_empty_file_is_a_parse_error (void)
 {
@@ -255,6 +297,10 @@ main (int argc, char **argv)
       test_missing_file_is_not_found_and_names_the_path);
   g_test_add_func ("/labels/directory-is-not-found",
       test_directory_is_not_found);
+  g_test_add_func ("/labels/fifo-and-device-are-refused-without-reading",
+      test_fifo_and_device_are_refused_without_reading);
+  g_test_add_func ("/labels/oversized-file-is-refused",
+      test_oversized_file_is_refused);
   g_test_add_func ("/labels/empty-file-is-a-parse-error",
       test_empty_file_is_a_parse_error);
   g_test_add_func ("/labels/empty-middle-line-is-a-parse-error-naming-the-"
