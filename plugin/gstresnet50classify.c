@@ -147,7 +147,9 @@ struct _GstResnet50Classify
 /* Far beyond any real label list; keeps labels + offset within a guint. */
 #define MAX_PROP_LABEL_OFFSET 65535
 #define DEFAULT_PROP_TOP_K 5
-#define MAX_PROP_TOP_K 1000
+/* Clamped to the model's class count at run time; the bound only keeps a
+ * typo from asking for billions. 1000 was too low for 1001-output models. */
+#define MAX_PROP_TOP_K 65536
 #define DEFAULT_PROP_THRESHOLD 0.0f
 #define DEFAULT_PROP_POST_MESSAGES FALSE
 #define DEFAULT_PROP_RESIZE_MODE GST_RESNET50_CLASSIFY_RESIZE_CENTER_CROP
