@@ -64,23 +64,16 @@ rn50_labels_new_from_file (const char *path, GError ** error)
   g_return_val_if_fail (path != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  /* Reading a FIFO blocks until a writer comes and /dev/zero never ends:
-   * only regular files (or links to them) are read, and only up to a size
-   * no real list comes near (ImageNet's 1000 labels are ~30 KB). */
-  if (g_stat (path, &st) == 0) {
-    if (!S_ISREG (st.st_mode)) {
-      g_set_error (error, RN50_ERROR, RN50_ERROR_NOT_FOUND,
-          "cannot read labels file \"%s\": it is %s, not a text file", path,
-          S_ISDIR (st.st_mode) ? "a directory" : "a pipe, device or socket");
-      goto done;
-    }
-    if (st.st_size > RN50_LABELS_MAX_FILE_BYTES) {
-      g_set_error (error, RN50_ERROR, RN50_ERROR_PARSE,
-          "labels file \"%s\" has %" G_GINT64_FORMAT " bytes, more than "
-          "the %d a list of labels may have", path, (gint64) st.st_size,
-          RN50_LABELS_MAX_FILE_BYTES);
-      goto done;
-    }
+  /* Only regular files, and only up to a size no real list comes near
+   * (ImageNet's 1000 labels are ~30 KB). */
+  if (!rn50_check_not_special_file (path, "labels file", error))
+    goto done;
+  if (g_stat (path, &st) == 0 && st.st_size > RN50_LABELS_MAX_FILE_BYTES) {
+    g_set_error (error, RN50_ERROR, RN50_ERROR_PARSE,
+        "labels file \"%s\" has %" G_GINT64_FORMAT " bytes, more than "
+        "the %d a list of labels may have", path, (gint64) st.st_size,
+        RN50_LABELS_MAX_FILE_BYTES);
+    goto done;
   }
   if (!g_file_get_contents (path, &contents, &length, &read_error)) {
     g_set_error (error, RN50_ERROR, RN50_ERROR_NOT_FOUND,

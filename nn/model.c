@@ -1443,17 +1443,9 @@ network_new_from_file (const char *path, guint batch_size, guint threads,
   Rn50GraphOptions options = { 0, };
   g_autofree char *name = NULL;
 
-  /* Opening a FIFO blocks until a writer comes and a device may never end:
-   * only regular files (or links to them) are models. A missing file goes
-   * on to the loader, which says so. */
-  if (g_file_test (path, G_FILE_TEST_EXISTS)
-      && !g_file_test (path, G_FILE_TEST_IS_REGULAR)) {
-    g_set_error (error, RN50_ERROR, RN50_ERROR_NOT_FOUND,
-        "cannot read model '%s': it is %s, not a model file", path,
-        g_file_test (path, G_FILE_TEST_IS_DIR) ? "a directory" :
-        "a pipe, device or socket");
+  /* Before the HDF5 probe below opens the path. */
+  if (!rn50_check_not_special_file (path, "model", error))
     return NULL;
-  }
 
   /* Keras HDF5 weights carry no graph: keras-h5.c knows the topology. */
   if (rn50_keras_h5_is_hdf5 (path)) {

@@ -592,12 +592,10 @@ rn50_onnx_load (const char *path, GError ** error)
   gint64 opset = 0;
   guint i;
 
-  /* mmap() of a directory fails with a confusing "No such device". */
-  if (g_file_test (path, G_FILE_TEST_IS_DIR)) {
-    g_set_error (error, RN50_ERROR, RN50_ERROR_NOT_FOUND,
-        "cannot read model '%s': it is a directory, not an ONNX file", path);
+  /* mmap() of a directory fails with a confusing "No such device", and of
+   * a FIFO blocks. */
+  if (!rn50_check_not_special_file (path, "model", error))
     goto out;
-  }
   /* Mapped rather than read: a ResNet-50 is ~100 MB and protobuf-c copies
    * what it keeps anyway. */
   file = g_mapped_file_new (path, FALSE, &read_error);

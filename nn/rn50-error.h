@@ -21,4 +21,13 @@ typedef enum
   RN50_ERROR_SETTINGS,          /* invalid user settings (mean/std, label count) */
 } Rn50Error;
 
+/* TRUE when @path is a regular file (or a link to one) or does not exist
+ * (the loader then reports it missing); otherwise FALSE with
+ * RN50_ERROR_NOT_FOUND saying what it is. Every loader asks before opening a
+ * path it was given: reading a FIFO blocks until a writer comes and a device
+ * like /dev/zero never ends. @what names the file in the message ("model",
+ * "labels file"). */
+gboolean rn50_check_not_special_file (const char *path, const char *what,
+    GError ** error);
+
 G_END_DECLS
